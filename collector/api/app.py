@@ -1,0 +1,43 @@
+"""The FastAPI app: one port for the API, ``/metrics``, ``/healthz`` and ``/readyz``."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from collector import __version__
+from collector.api import activity, dashboard, events, health, jobs, runs, tasks
+from collector.service import Collector
+
+API_PREFIX = "/api/v1"
+API_ROUTERS: list[APIRouter] = [
+    activity.router,
+    jobs.router,
+    runs.router,
+    tasks.router,
+    dashboard.router,
+    events.router,
+]
+ROOT_ROUTERS: list[APIRouter] = [health.router]
+
+
+def create_app(collector: Collector, *, manage_lifecycle: bool = True) -> FastAPI:
+    """An app bound to ``collector``; with ``manage_lifecycle`` it starts and stops it too."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            collector.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                collector.stop()
+
+    app = FastAPI(title="jobwatch", version=__version__, lifespan=lifespan)
+    app.state.collector = collector
+    for router in ROOT_ROUTERS:
+        app.include_router(router)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,94 @@
+"""``/jobs``: what is configured, how it has been doing, and triggering a run."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from collector.api.deps import Actor, CollectorDep
+from collector.jobconfig import JobConfigBase
+from collector.params import ParamsError
+from collector.runs import run_view
+from collector.service import Collector, JobBusy, NotRunnable, UnknownJob
+from collector.store.queries import JobSummary, job_summaries
+
+router = APIRouter(tags=["jobs"])
+
+
+class TriggerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    params: dict[str, Any] = Field(default_factory=dict)
+    dry_run: bool = False
+
+
+def job_view(collector: Collector, job: JobConfigBase, summary: JobSummary) -> dict[str, Any]:
+    last = summary.last_run
+    next_run = collector.scheduler_next_run(job.name)
+    return {
+        "name": job.name,
+        "kind": job.kind,
+        "description": job.description,
+        "source": job.source,
+        "schedule": str(job.schedule) if job.schedule else None,
+        "timeout_seconds": job.timeout,
+        "stale_after_seconds": job.effective_stale_after(),
+        "overlap": job.overlap,
+        "params": {name: spec.model_dump(exclude_none=True) for name, spec in job.params.items()},
+        "last_run": run_view(last) if last is not None else None,
+        "last_status": last.status if last is not None else None,
+        "last_success_at": summary.last_success_at.isoformat() if summary.last_success_at else None,
+        "next_run": next_run.isoformat() if next_run else None,
+        "success_ratio": summary.succeeded / summary.finished if summary.finished else None,
+        "queued": collector.executor.queued_count(job.name),
+    }
+
+
+def _summaries(collector: Collector, names: list[str]) -> dict[str, JobSummary]:
+    with collector.db.read() as session:
+        return job_summaries(session, names)
+
+
+@router.get("/jobs")
+def list_jobs(collector: CollectorDep) -> list[dict[str, Any]]:
+    jobs = collector.settings.jobs
+    summaries = _summaries(collector, [job.name for job in jobs])
+    return [job_view(collector, job, summaries[job.name]) for job in jobs]
+
+
+def _job(collector: Collector, name: str) -> JobConfigBase:
+    try:
+        return collector.job(name)
+    except UnknownJob:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown job {name!r}") from None
+
+
+@router.get("/jobs/{name}")
+def get_job(name: str, collector: CollectorDep) -> dict[str, Any]:
+    job = _job(collector, name)
+    return job_view(collector, job, _summaries(collector, [name])[name])
+
+
+@router.post("/jobs/{name}/runs", status_code=status.HTTP_202_ACCEPTED)
+def trigger(
+    name: str,
+    collector: CollectorDep,
+    actor: Actor,
+    body: Annotated[TriggerRequest, Body()] = TriggerRequest(),
+) -> dict[str, Any]:
+    _job(collector, name)
+    try:
+        return collector.trigger(name, body.params, trigger="api", dry_run=body.dry_run, user=actor)
+    except ParamsError as error:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[
+                {"loc": ["body", "params", param], "msg": problem, "type": "value_error"}
+                for param, problem in error.problems
+            ],
+        ) from None
+    except JobBusy as busy:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(busy)) from None
+    except NotRunnable as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+

@@ -1,0 +1,283 @@
+"""Settings: the YAML file, then ``JOBWATCH_*`` environment on top, validated as one.
+
+Every problem is reported as ``file:line: field: problem`` so a user fixes all of
+them in one pass; nothing about a bad config ever reaches the user as a traceback.
+"""
+
+import os
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from collector.jobconfig import Duration, JobConfigBase
+from collector.kinds import KINDS
+from collector.probes import PROBES
+
+DEFAULT_CONFIG = Path("jobwatch.yaml")
+ENV_PREFIX = "JOBWATCH_"
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+JobConfig = Annotated[
+    Union[tuple(kind.config_model for kind in KINDS.values())],  # noqa: UP007
+    Field(discriminator="kind"),
+]
+ProbesConfig: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "ProbesConfig",
+    __config__={"extra": "forbid"},
+    **{name: (probe.config_model | None, None) for name, probe in PROBES.items()},
+)
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Environment variables win over the file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid"
+    )
+
+    database_url: str = "sqlite:///jobwatch.db"
+    listen: str = "127.0.0.1:9108"
+    api_token: str | None = None
+    retention_days: int = Field(default=7, ge=0, le=30)
+    auto_refresh_interval: int = Field(default=30, ge=10, le=600)
+    max_concurrent_runs: int = Field(default=4, ge=1, le=256)
+    misfire_grace_time: Duration = 300.0
+    shutdown_grace: Duration = 20.0
+    retention_interval: Duration = 3600.0
+    log_level: str = "INFO"
+    jobs: list[JobConfig] = Field(default_factory=list)
+    probes: ProbesConfig = Field(default_factory=ProbesConfig)  # type: ignore[valid-type]
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, port = split_listen(value)
+        if not 0 < port < 65536:
+            raise ValueError("port must be 1-65535")
+        return f"{host}:{port}"
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+    def job(self, name: str) -> JobConfigBase | None:
+        return next((job for job in self.jobs if job.name == name), None)
+
+    @property
+    def host(self) -> str:
+        return split_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return split_listen(self.listen)[1]
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError("expected HOST:PORT, for example 127.0.0.1:9108")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        return f"{where}: {self.field}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(problem) for problem in problems))
+
+
+def _expand_env(value: Any) -> Any:
+    """``${NAME}`` and ``${NAME:-default}`` in string values, so secrets stay out of the file."""
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            found = os.environ.get(match.group(1))
+            return found if found is not None else (match.group(2) or "")
+
+        expanded = _ENV_REFERENCE.sub(replace, value)
+        return None if expanded == "" and value.strip().startswith("${") else expanded
+    if isinstance(value, list):
+        return [_expand_env(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _expand_env(item) for key, item in value.items()}
+    return value
+
+
+def _line_index(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:
+    """Line of every key and list item, so an error points at what the user wrote."""
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, key.value)
+            lines[child] = key.start_mark.line + 1
+            _line_index(value, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for position, item in enumerate(node.value):
+            _line_index(item, (*path, position), lines)
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(source, None, "file", "not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(source, None, "file", f"cannot be read: {exc}")]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise ConfigError([Problem(source, line, "yaml", str(exc.problem))]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        line = node.start_mark.line + 1 if node else 1
+        raise ConfigError([Problem(source, line, "file", "must be a mapping of settings")])
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _line_index(node, (), lines)
+    return data, lines
+
+
+def _locate(loc: Iterable[Any], data: Any) -> tuple[Any, ...]:
+    """Path of an error inside the data, skipping pydantic's union tags (``command``)."""
+    path: list[Any] = []
+    current = data
+    for part in loc:
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+            path.append(part)
+        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            current = current[part]
+            path.append(part)
+        elif isinstance(current, dict | list):
+            if isinstance(part, str) and part in KINDS:
+                continue
+            path.append(part)
+            current = None
+        else:
+            path.append(part)
+            current = None
+    return tuple(path)
+
+
+def _field_name(path: tuple[Any, ...], data: dict[str, Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    if len(path) >= 2 and path[0] == "jobs" and isinstance(path[1], int):
+        jobs = data.get("jobs")
+        if isinstance(jobs, list) and path[1] < len(jobs) and isinstance(jobs[path[1]], dict):
+            name = jobs[path[1]].get("name")
+            if isinstance(name, str):
+                text = text.replace(f"jobs[{path[1]}]", f"jobs[{path[1]}]({name})", 1)
+    return text or "config"
+
+
+def _semantic_problems(data: dict[str, Any], settings: Settings) -> list[tuple[tuple[Any, ...], str]]:
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    seen: dict[str, int] = {}
+    for position, job in enumerate(settings.jobs):
+        if job.name in seen:
+            problems.append(
+                ((("jobs", position, "name")), f"duplicate job name {job.name!r} (first at jobs[{seen[job.name]}])")
+            )
+        seen.setdefault(job.name, position)
+    return problems
+
+
+def extend_import_path(config_path: Path) -> None:
+    """Let python jobs import modules that sit beside the config file or in the cwd."""
+    for folder in (Path.cwd(), config_path.resolve().parent):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+
+
+def resolve_config_path(path: Path | str | None) -> Path:
+    if path is not None:
+        return Path(path)
+    from_env = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    return Path(from_env) if from_env else DEFAULT_CONFIG
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read, merge and validate; raises ConfigError with every problem found."""
+    config_path = resolve_config_path(path)
+    data, lines = _read_yaml(config_path)
+    extend_import_path(config_path)
+    data = _expand_env(data)
+    if "jobs" not in data:
+        raise ConfigError([Problem(str(config_path), 1, "jobs", "required (a list of jobs)")])
+    env_keys = {
+        name.removeprefix(ENV_PREFIX).split("__")[0].lower()
+        for name in os.environ
+        if name.startswith(ENV_PREFIX)
+    }
+    try:
+        settings = Settings(**data)
+    except ValidationError as error:
+        problems = []
+        for problem in error.errors():
+            loc = problem["loc"]
+            message = problem["msg"].removeprefix("Value error, ")
+            if loc and str(loc[0]) in env_keys and str(loc[0]) not in data:
+                variable = f"{ENV_PREFIX}{str(loc[0]).upper()}"
+                field = ".".join(str(part) for part in loc)
+                problems.append(Problem(f"environment {variable}", None, field, message))
+                continue
+            path_in_data = _locate(loc, data)
+            line = _nearest_line(path_in_data, lines)
+            if problem["type"] == "extra_forbidden":
+                message = "unknown setting"
+            problems.append(Problem(str(config_path), line, _field_name(path_in_data, data), message))
+        raise ConfigError(problems) from None
+    semantic = _semantic_problems(data, settings)
+    if semantic:
+        raise ConfigError(
+            [
+                Problem(str(config_path), _nearest_line(path, lines), _field_name(path, data), message)
+                for path, message in semantic
+            ]
+        )
+    return settings
+
+
+def _nearest_line(path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
+    for size in range(len(path), -1, -1):
+        if path[:size] in lines:
+            return lines[path[:size]]
+    return None

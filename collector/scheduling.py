@@ -1,0 +1,71 @@
+"""Schedules from the config, on APScheduler 3.
+
+APScheduler's default misfire grace is one second, which silently drops a run that
+was merely late (a busy box, a suspended laptop). Here the grace comes from the
+config, late runs coalesce into one, and every miss that APScheduler reports is
+written to the activity log and published for the metrics.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.base import BaseScheduler
+
+from collector.activity import log_activity
+from collector.events import EventBus, ScheduleMissed
+from collector.jobconfig import JobConfigBase
+
+logger = logging.getLogger(__name__)
+JOB_PREFIX = "job:"
+
+
+class JobScheduler:
+    def __init__(
+        self,
+        scheduler: BaseScheduler,
+        bus: EventBus,
+        *,
+        fire: Callable[[str], None],
+        misfire_grace_time: float,
+    ) -> None:
+        self._scheduler = scheduler
+        self._bus = bus
+        self._fire = fire
+        self._misfire_grace_time = misfire_grace_time
+        scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
+
+    def add(self, job: JobConfigBase) -> None:
+        if job.schedule is None or not job.runs_here():
+            return
+        self._scheduler.add_job(
+            self._fire,
+            job.schedule.trigger(),
+            args=[job.name],
+            id=f"{JOB_PREFIX}{job.name}",
+            name=job.name,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(int(self._misfire_grace_time), 1),
+            replace_existing=True,
+        )
+
+    def next_run(self, job_name: str) -> datetime | None:
+        job = self._scheduler.get_job(f"{JOB_PREFIX}{job_name}")
+        return job.next_run_time if job is not None else None
+
+    def _on_missed(self, event: JobExecutionEvent) -> None:
+        if not event.job_id.startswith(JOB_PREFIX):
+            return
+        name = event.job_id.removeprefix(JOB_PREFIX)
+        scheduled = event.scheduled_run_time
+        log_activity(
+            "system",
+            f"Missed the scheduled run of {name} at {scheduled.isoformat()} "
+            f"(more than {self._misfire_grace_time:g}s late)",
+            status="warning",
+            job=name,
+            details={"scheduled_at": scheduled.isoformat()},
+        )
+        self._bus.publish(ScheduleMissed(job=name, scheduled_at=scheduled))

@@ -7,6 +7,6 @@ try:
 except PackageNotFoundError:
     __version__ = "0.0.0+unknown"
 
-from collector.context import RunContext  # noqa: E402
+from collector.context import RunContext
 
 __all__ = ["RunContext", "__version__"]

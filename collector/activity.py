@@ -194,9 +194,7 @@ def log_activity(
     run_id: int | None = None,
 ) -> None:
     """Record an activity entry from any thread without waiting for the database."""
-    row = make_row(
-        type, message, status=status, details=details, user=user, job=job, run_id=run_id
-    )
+    row = make_row(type, message, status=status, details=details, user=user, job=job, run_id=run_id)
     logger.log(_LOG_LEVELS.get(status, logging.ERROR), "[%s] %s", type, row["message"])
     writer = _writer
     if writer is not None:

@@ -178,10 +178,10 @@ def _locate(loc: Iterable[Any], data: Any) -> tuple[Any, ...]:
     path: list[Any] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-            path.append(part)
-        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+        present = (isinstance(current, dict) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and part < len(current)
+        )
+        if present:
             current = current[part]
             path.append(part)
         elif isinstance(current, dict | list):
@@ -208,13 +208,18 @@ def _field_name(path: tuple[Any, ...], data: dict[str, Any]) -> str:
     return text or "config"
 
 
-def _semantic_problems(data: dict[str, Any], settings: Settings) -> list[tuple[tuple[Any, ...], str]]:
+def _semantic_problems(
+    data: dict[str, Any], settings: Settings
+) -> list[tuple[tuple[Any, ...], str]]:
     problems: list[tuple[tuple[Any, ...], str]] = []
     seen: dict[str, int] = {}
     for position, job in enumerate(settings.jobs):
         if job.name in seen:
             problems.append(
-                ((("jobs", position, "name")), f"duplicate job name {job.name!r} (first at jobs[{seen[job.name]}])")
+                (
+                    (("jobs", position, "name")),
+                    f"duplicate job name {job.name!r} (first at jobs[{seen[job.name]}])",
+                )
             )
         seen.setdefault(job.name, position)
     return problems
@@ -263,13 +268,17 @@ def load_settings(path: Path | str | None = None) -> Settings:
             line = _nearest_line(path_in_data, lines)
             if problem["type"] == "extra_forbidden":
                 message = "unknown setting"
-            problems.append(Problem(str(config_path), line, _field_name(path_in_data, data), message))
+            problems.append(
+                Problem(str(config_path), line, _field_name(path_in_data, data), message)
+            )
         raise ConfigError(problems) from None
     semantic = _semantic_problems(data, settings)
     if semantic:
         raise ConfigError(
             [
-                Problem(str(config_path), _nearest_line(path, lines), _field_name(path, data), message)
+                Problem(
+                    str(config_path), _nearest_line(path, lines), _field_name(path, data), message
+                )
                 for path, message in semantic
             ]
         )

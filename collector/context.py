@@ -84,9 +84,7 @@ class RunContext:
     ) -> None:
         """Add to the run's counts."""
         with self._lock:
-            for name, value in zip(
-                COUNT_NAMES, (processed, created, updated, failed), strict=True
-            ):
+            for name, value in zip(COUNT_NAMES, (processed, created, updated, failed), strict=True):
                 self.state.counts[name] += int(value)
             if message is not None:
                 self.state.message = message

@@ -36,7 +36,9 @@ class DashboardSettings:
     def _load(self) -> DashboardConfig:
         with self._database.read() as session:
             row = session.get(Setting, KEY)
-        stored: dict[str, Any] = row.value if row is not None and isinstance(row.value, dict) else {}
+        stored: dict[str, Any] = (
+            row.value if row is not None and isinstance(row.value, dict) else {}
+        )
         return self._defaults.model_copy(
             update={k: v for k, v in stored.items() if k in DashboardConfig.model_fields}
         )

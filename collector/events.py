@@ -113,4 +113,6 @@ class EventBus:
             try:
                 subscriber(event)
             except Exception:
-                logger.exception("event subscriber %r failed on %s", subscriber, type(event).__name__)
+                logger.exception(
+                    "event subscriber %r failed on %s", subscriber, type(event).__name__
+                )

@@ -7,6 +7,7 @@ abandoned, never waited for. Concurrency is bounded by ``max_concurrent_runs`` w
 a FIFO queue; a job whose ``overlap`` is not ``allow`` waits for its previous run.
 """
 
+import contextlib
 import contextvars
 import logging
 import threading
@@ -127,7 +128,10 @@ class LocalExecutor:
                 to_start.append(active)
         for active in to_start:
             threading.Thread(
-                target=self._supervise, args=(active,), name=f"run-{active.pending.run_id}", daemon=True
+                target=self._supervise,
+                args=(active,),
+                name=f"run-{active.pending.run_id}",
+                daemon=True,
             ).start()
 
     def _supervise(self, active: _Active) -> None:
@@ -159,7 +163,9 @@ class LocalExecutor:
                     error = f"timed out after {job.timeout:g}s"
                 elif ctx.cancel_reason == "cancelled":
                     error = (
-                        "the collector shut down while it ran" if self._closed else "cancelled on request"
+                        "the collector shut down while it ran"
+                        if self._closed
+                        else "cancelled on request"
                     )
                 counts = ctx.counts()
                 span.set_attribute("jobwatch.status", status)
@@ -179,7 +185,9 @@ class LocalExecutor:
                     )
         except Exception:
             logger.exception("supervising run %s failed", pending.run_id)
-            self._finish_quietly(pending.run_id, "failed", "internal error in jobwatch; see its log")
+            self._finish_quietly(
+                pending.run_id, "failed", "internal error in jobwatch; see its log"
+            )
         finally:
             active.done.set()
             with self._lock:
@@ -203,7 +211,9 @@ class LocalExecutor:
             finally:
                 finished.set()
 
-        threading.Thread(target=context.run, args=(work,), name=f"job-{pending.run_id}", daemon=True).start()
+        threading.Thread(
+            target=context.run, args=(work,), name=f"job-{pending.run_id}", daemon=True
+        ).start()
         started = time.monotonic()
         cancel_seen: float | None = None
         while not finished.wait(SUPERVISE_TICK):
@@ -217,11 +227,11 @@ class LocalExecutor:
                 return Outcome("failed", "the job did not stop when asked")
         return outcome[0]
 
-    def _finish_quietly(self, run_id: int, status: str, error: str | None, **fields: object) -> None:
-        try:
+    def _finish_quietly(
+        self, run_id: int, status: str, error: str | None, **fields: object
+    ) -> None:
+        with contextlib.suppress(RunFinished):
             self._runs.finish(run_id, status, error=error, **fields)  # type: ignore[arg-type]
-        except RunFinished:
-            pass
 
     def shutdown(self, grace: float) -> None:
         """Cancel what is queued, ask running runs to stop, record their final states."""
@@ -230,7 +240,9 @@ class LocalExecutor:
             pending, self._pending = list(self._pending), deque()
             active = list(self._active.values())
         for item in pending:
-            self._finish_quietly(item.run_id, "cancelled", "the collector shut down before it started")
+            self._finish_quietly(
+                item.run_id, "cancelled", "the collector shut down before it started"
+            )
         for item in active:
             item.ctx.request_cancel("cancelled")
         deadline = time.monotonic() + grace

@@ -46,7 +46,9 @@ def purge_activity(
 class RetentionTask:
     """The scheduled cleanup; reads the current retention each pass so a PATCH applies at once."""
 
-    def __init__(self, database: Database, bus: EventBus, retention_days: Callable[[], int]) -> None:
+    def __init__(
+        self, database: Database, bus: EventBus, retention_days: Callable[[], int]
+    ) -> None:
         self._database = database
         self._bus = bus
         self._retention_days = retention_days
@@ -63,5 +65,3 @@ class RetentionTask:
                 details={"deleted": deleted, "retention_days": days},
             )
         return {"deleted": deleted, "retention_days": days}
-
-

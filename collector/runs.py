@@ -82,7 +82,9 @@ class RunStore:
         self._last_progress_write: dict[int, float] = {}
         self._lock = threading.Lock()
 
-    def _publish(self, run: Run, previous: str | None, live: RunContext | None = None) -> dict[str, Any]:
+    def _publish(
+        self, run: Run, previous: str | None, live: RunContext | None = None
+    ) -> dict[str, Any]:
         view = run_view(run, live)
         self._bus.publish(RunChanged(run=view, previous_status=previous))
         return view
@@ -138,7 +140,8 @@ class RunStore:
             run.trace_id = trace_id
         log_activity(
             "job",
-            f"Run #{run_id} of {run.job} started ({run.trigger}{', dry run' if run.dry_run else ''})",
+            f"Run #{run_id} of {run.job} started ({run.trigger}"
+            + (", dry run)" if run.dry_run else ")"),
             job=run.job,
             run_id=run_id,
             details={"trigger": run.trigger, "params": run.params, "dry_run": run.dry_run},

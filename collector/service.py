@@ -1,4 +1,4 @@
-"""The collector: wires the store, executor, scheduler, tasks and probes, and owns their lifetimes."""
+"""The collector: wires store, executor, scheduler, tasks and probes, and owns their lifetimes."""
 
 import logging
 import os
@@ -19,12 +19,15 @@ from collector.events import EventBus
 from collector.executor import LocalExecutor
 from collector.jobconfig import JobConfigBase
 from collector.params import redact, validate_params
+from collector.probes.manager import ProbeManager
 from collector.retention import RetentionTask
 from collector.runs import RunStore, run_view
 from collector.scheduling import JobScheduler
 from collector.store import migrate
 from collector.store.database import Database
 from collector.tasks import BackgroundTasks
+from exporters.metrics import JobwatchMetrics
+from exporters.wiring import install_metrics
 
 logger = logging.getLogger(__name__)
 RETENTION_TASK = "retention_cleanup"
@@ -66,6 +69,10 @@ class Collector:
             misfire_grace_time=settings.misfire_grace_time,
         )
         self.tasks = BackgroundTasks(self.db, self.bus, self.scheduler)
+        self.probes = ProbeManager(
+            dict(settings.probes), database=self.db, bus=self.bus, tasks=self.tasks
+        )
+        self.metrics: JobwatchMetrics | None = None
         self.started_at: datetime | None = None
         self._trigger_lock = threading.Lock()
         self._stack = ExitStack()
@@ -92,6 +99,7 @@ class Collector:
         )
         self.activity.start()
         self._stack.enter_context(activity.installed(self.activity))
+        self.metrics = install_metrics(self)
         self.runs.abandon_orphans()
         for job in self.settings.jobs:
             self.jobs.add(job)
@@ -100,6 +108,7 @@ class Collector:
             RetentionTask(self.db, self.bus, lambda: self.dashboard_config().retention_days),
             self.settings.retention_interval,
         )
+        self.probes.start()
         self.scheduler.start()
         self.started_at = datetime.now(UTC)
         log_activity(
@@ -121,10 +130,12 @@ class Collector:
         dry_run: bool = False,
         user: str | None = None,
     ) -> dict[str, Any]:
-        """Validate, record and queue a run; raises UnknownJob, ParamsError, JobBusy, NotRunnable."""
+        """Validate, record, queue; raises UnknownJob, ParamsError, JobBusy or NotRunnable."""
         job = self.job(job_name)
         if not job.runs_here():
-            raise NotRunnable(f"job {job_name!r} runs elsewhere and reports in; it cannot be triggered")
+            raise NotRunnable(
+                f"job {job_name!r} runs elsewhere and reports in; it cannot be triggered"
+            )
         checked = validate_params(job.params, params)
         with self._trigger_lock:
             if job.overlap == "skip":
@@ -175,8 +186,11 @@ class Collector:
             self.runs.finish(run_id, "cancelled", error="cancelled on request")
         if user:
             log_activity(
-                "user_action", f"{user} cancelled run #{run_id} of {run.job}", user=user,
-                job=run.job, run_id=run_id,
+                "user_action",
+                f"{user} cancelled run #{run_id} of {run.job}",
+                user=user,
+                job=run.job,
+                run_id=run_id,
             )
         return self.run(run_id)
 

@@ -11,4 +11,7 @@ parser.add_argument("--steps", type=int, default=None)
 steps = parser.parse_args().steps or random.randint(8, 30)
 for step in range(1, steps + 1):
     time.sleep(1)
-    print("@jobwatch " + json.dumps({"processed": step, "message": f"step {step}/{steps}"}), flush=True)
+    print(
+        "@jobwatch " + json.dumps({"processed": step, "message": f"step {step}/{steps}"}),
+        flush=True,
+    )

@@ -28,7 +28,10 @@ def main() -> int:
         updated += batch - batch // 4 - (1 if random.random() < 0.1 else 0)
         failed = done - created - updated
         progress = {"processed": done, "created": created, "updated": updated, "failed": failed}
-        print("@jobwatch " + json.dumps({**progress, "message": f"batch ending at {done}"}), flush=True)
+        print(
+            "@jobwatch " + json.dumps({**progress, "message": f"batch ending at {done}"}),
+            flush=True,
+        )
         time.sleep(0.2)
     print("sync finished", flush=True)
     return 0

@@ -34,7 +34,9 @@ def postgres_database() -> Iterator[Database]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+def db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
     """A migrated database on each backend; every test's writes are rolled back."""
     if request.param == "sqlite":
         base = Database(f"sqlite:///{tmp_path_factory.mktemp('db') / 'jobwatch.db'}")

@@ -16,7 +16,17 @@ from collector.retention import window_start
 from collector.store.queries import ActivityFilter, BadCursor, activity_page, activity_stream
 
 router = APIRouter(tags=["activity"])
-EXPORT_COLUMNS = ("id", "timestamp", "type", "status", "message", "details", "user", "job", "run_id")
+EXPORT_COLUMNS = (
+    "id",
+    "timestamp",
+    "type",
+    "status",
+    "message",
+    "details",
+    "user",
+    "job",
+    "run_id",
+)
 
 
 def activity_filter(
@@ -55,7 +65,9 @@ def recent(
         with collector.db.read() as session:
             rows, next_cursor = activity_page(session, where, limit=limit, cursor=cursor)
     except BadCursor as exc:
-        raise HTTPException(422, detail=[{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]) from None
+        raise HTTPException(
+            422, detail=[{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]
+        ) from None
     return {"items": [entry_view(row) for row in rows], "next_cursor": next_cursor}
 
 
@@ -65,7 +77,10 @@ def _csv_lines(entries: Iterator[dict]) -> Iterator[str]:
     writer.writerow(EXPORT_COLUMNS)
     for entry in entries:
         writer.writerow(
-            [json.dumps(entry[c]) if c == "details" and entry[c] is not None else entry[c] for c in EXPORT_COLUMNS]
+            [
+                json.dumps(entry[c]) if c == "details" and entry[c] is not None else entry[c]
+                for c in EXPORT_COLUMNS
+            ]
         )
         if buffer.tell() > 64_000:
             yield buffer.getvalue()

@@ -6,8 +6,10 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from collector import __version__
-from collector.api import activity, dashboard, events, health, jobs, runs, tasks
+from collector.api import activity, alerts, dashboard, events, health, jobs, probes, runs, tasks
 from collector.service import Collector
+from exporters import endpoint as metrics_endpoint
+from exporters.http_tracing import instrument_app
 
 API_PREFIX = "/api/v1"
 API_ROUTERS: list[APIRouter] = [
@@ -17,8 +19,10 @@ API_ROUTERS: list[APIRouter] = [
     tasks.router,
     dashboard.router,
     events.router,
+    alerts.router,
+    probes.router,
 ]
-ROOT_ROUTERS: list[APIRouter] = [health.router]
+ROOT_ROUTERS: list[APIRouter] = [health.router, metrics_endpoint.router]
 
 
 def create_app(collector: Collector, *, manage_lifecycle: bool = True) -> FastAPI:
@@ -36,6 +40,7 @@ def create_app(collector: Collector, *, manage_lifecycle: bool = True) -> FastAP
 
     app = FastAPI(title="jobwatch", version=__version__, lifespan=lifespan)
     app.state.collector = collector
+    instrument_app(app)
     for router in ROOT_ROUTERS:
         app.include_router(router)
     for router in API_ROUTERS:

@@ -91,4 +91,3 @@ def trigger(
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(busy)) from None
     except NotRunnable as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
-

@@ -27,7 +27,9 @@ err = Console(stderr=True)
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="config file (default: $JOBWATCH_CONFIG or ./jobwatch.yaml)"),
+    typer.Option(
+        "--config", "-c", help="config file (default: $JOBWATCH_CONFIG or ./jobwatch.yaml)"
+    ),
 ]
 
 
@@ -83,10 +85,13 @@ def db_upgrade(config: ConfigOption = None) -> None:
 @app.command("run")
 def run(config: ConfigOption = None) -> None:
     """Migrate the DB, then run the scheduler, probes and HTTP server until SIGTERM/SIGINT."""
+    import signal
+
     import uvicorn
 
     from collector.api.app import create_app
     from collector.service import Collector
+    from exporters.tracing import setup_tracing, shutdown_tracing
 
     settings = _load(config)
     logging.basicConfig(
@@ -94,6 +99,8 @@ def run(config: ConfigOption = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for chatty in ("apscheduler", "httpx", "alembic"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     if not _is_loopback(settings.host) and not settings.api_token:
         err.print(
             f"refusing to listen on {settings.listen} without an API token: set api_token in the "
@@ -101,6 +108,7 @@ def run(config: ConfigOption = None) -> None:
             markup=False,
         )
         raise typer.Exit(2)
+    tracer_provider = setup_tracing("jobwatch", __version__)
     collector = Collector(settings, config_path=resolve_config_path(config))
     try:
         collector.start()
@@ -117,10 +125,17 @@ def run(config: ConfigOption = None) -> None:
             timeout_graceful_shutdown=5,
         )
     )
+    # uvicorn re-raises the signal that stopped it once it has shut down; with the default
+    # SIGTERM action that would kill the process before collector.stop() records the final
+    # states of running runs and flushes the activity log. Absorb the re-raised signal:
+    # collector.stop() below is the graceful path, bounded by shutdown_grace.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
     try:
         server.run()
     finally:
         collector.stop()
+        shutdown_tracing(tracer_provider)
     if not server.started:
         err.print(f"could not listen on {settings.listen}", markup=False)
         raise typer.Exit(1)

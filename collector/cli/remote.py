@@ -142,7 +142,9 @@ def _follow_run(client: Client, run: dict[str, Any]) -> dict[str, Any]:
 def trigger(
     name: Annotated[str, typer.Argument(help="job name")],
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="follow the run; exit non-zero unless it succeeds")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="follow the run; exit non-zero unless it succeeds")
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="record the run as a dry run")] = False,
     server: ServerOption = None,
     config: ConfigOption = None,
@@ -188,8 +190,11 @@ def status(server: ServerOption = None, config: ConfigOption = None) -> None:
             table.add_column(column)
         for run in running + queued:
             table.add_row(
-                f"#{run['id']}", run["job"], _styled(run["status"]),
-                _when(run.get("started_at") or run.get("queued_at")), _counts(run),
+                f"#{run['id']}",
+                run["job"],
+                _styled(run["status"]),
+                _when(run.get("started_at") or run.get("queued_at")),
+                _counts(run),
             )
         out.print(table)
         _print_probes(client)
@@ -215,7 +220,9 @@ def _print_probes(client: Client) -> None:
 
 
 def activity(
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new entries")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="keep printing new entries")
+    ] = False,
     type_: Annotated[str | None, typer.Option("--type", "-t", help="only this type")] = None,
     status_: Annotated[str | None, typer.Option("--status", "-s", help="only this status")] = None,
     job: Annotated[str | None, typer.Option("--job", "-j", help="only this job")] = None,
@@ -242,7 +249,9 @@ def activity(
 
 def _tail(client: Client, type_: str | None, status_: str | None, job: str | None) -> None:
     try:
-        with client.http.stream("GET", f"{API}/events", timeout=httpx.Timeout(10, read=None)) as response:
+        with client.http.stream(
+            "GET", f"{API}/events", timeout=httpx.Timeout(10, read=None)
+        ) as response:
             for line in response.iter_lines():
                 if not line.startswith("data: "):
                     continue
@@ -250,7 +259,9 @@ def _tail(client: Client, type_: str | None, status_: str | None, job: str | Non
                 entry = event.get("data") or {}
                 if event.get("type") != "activity":
                     continue
-                if (type_ and entry.get("type") != type_) or (status_ and entry.get("status") != status_):
+                if (type_ and entry.get("type") != type_) or (
+                    status_ and entry.get("status") != status_
+                ):
                     continue
                 if job and entry.get("job") != job:
                     continue

@@ -5,6 +5,7 @@ other output is kept as the run's log tail. Cancel and timeout end the whole gro
 SIGTERM first and SIGKILL after the grace, so no grandchild outlives its run.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -63,10 +64,8 @@ def _environment(ctx: RunContext, job: CommandJob) -> dict[str, str]:
 
 
 def _signal_group(process: subprocess.Popen[str], signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _read_output(process: subprocess.Popen[str], ctx: RunContext) -> None:
@@ -82,10 +81,8 @@ def _read_output(process: subprocess.Popen[str], ctx: RunContext) -> None:
 def _stop(process: subprocess.Popen[str], grace: float) -> None:
     """SIGTERM the group, SIGKILL it after ``grace``; always clears the group."""
     _signal_group(process, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
     _signal_group(process, signal.SIGKILL)
     process.wait()
 

@@ -123,7 +123,9 @@ def execute(ctx: RunContext, job: ScrapeJob) -> Outcome:  # type: ignore[overrid
                 continue
             pages[url] = {"title": title, "counts": counts, "status_code": response.status_code}
             ctx.progress(processed=1, message=f"scraped {url}")
-            ctx.log(f"Extracted {_describe(counts)} from {url}", type="extract", url=url, counts=counts)
+            ctx.log(
+                f"Extracted {_describe(counts)} from {url}", type="extract", url=url, counts=counts
+            )
             ctx.log(
                 f"Successfully scraped: {title or url}", type="scrape", status="success", url=url
             )

@@ -108,9 +108,9 @@ class Deadline:
 def http_get(url: str, budget: float) -> tuple[int, str]:
     """GET ``url`` and return (status, body), all within ``budget`` seconds.
 
-    httpx timeouts bound each network step, not the whole request, so the body is
-    streamed and the clock checked between chunks; a trickling server cannot stretch
-    the check. Proxy variables are ignored: the probes target local services, and a
+    httpx timeouts bound each network step (connect, then each read), not the whole
+    request, so the body is streamed and the clock checked between chunks: a trickling
+    server cannot stretch the check past the budget plus the connect time. Proxy variables are ignored: the probes target local services, and a
     ``cdn-cgi/trace`` through a proxy would describe the proxy's route, not ours.
     """
     if budget <= 0:
@@ -127,10 +127,10 @@ def http_get(url: str, budget: float) -> tuple[int, str]:
                 if len(body) > MAX_BODY_BYTES:
                     raise ProbeError(f"answer larger than {MAX_BODY_BYTES} bytes")
                 if time.monotonic() > end:
-                    raise ProbeError(f"no complete answer within {budget:.3g}s")
+                    raise ProbeError("no complete answer before the timeout")
             return response.status_code, body.decode("utf-8", errors="replace")
     except httpx.TimeoutException:
-        raise ProbeError(f"no answer within {budget:.3g}s") from None
+        raise ProbeError("no answer before the timeout") from None
     except httpx.HTTPError as exc:
         raise ProbeError(f"{type(exc).__name__}: {exc}") from None
 

@@ -1,4 +1,4 @@
-"""Schema changes go through Alembic only; ``jobwatch run`` and ``jobwatch db upgrade`` call this."""
+"""Schema changes go through Alembic only; ``jobwatch run`` and ``db upgrade`` call this."""
 
 from pathlib import Path
 

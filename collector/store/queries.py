@@ -90,7 +90,9 @@ def activity_page(
     return rows, _encode(rows[-1].timestamp.isoformat(), str(rows[-1].id))
 
 
-def activity_stream(session: Session, where: ActivityFilter, *, chunk: int = 1000) -> Iterator[ActivityLog]:
+def activity_stream(
+    session: Session, where: ActivityFilter, *, chunk: int = 1000
+) -> Iterator[ActivityLog]:
     """Every matching entry, newest first, fetched a chunk at a time for exports."""
     cursor: str | None = None
     while True:

@@ -20,15 +20,15 @@ def make_metrics() -> MakeMetrics:
     def make(
         jobs: list[JobConfigBase] = JOBS,
         *,
-        next_runs: dict[str, datetime] = NEXT_RUNS,
-        queue_size: int = 0,
+        next_run: Callable[[str], datetime | None] = NEXT_RUNS.get,
+        queue_size: Callable[[], int] = lambda: 0,
         registry: CollectorRegistry | None = None,
     ) -> JobwatchMetrics:
         return JobwatchMetrics(
             registry if registry is not None else CollectorRegistry(),
             jobs,
-            next_run=next_runs.get,
-            queue_size=lambda: queue_size,
+            next_run=next_run,
+            queue_size=queue_size,
             version="1.2.3",
         )
 

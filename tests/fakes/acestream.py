@@ -11,14 +11,17 @@ ENGINE_GET_VERSION = "/webui/api/service?method=get_version"
 
 
 class FakeAcexy(FakeHttpServer):
-    """``up``: ``{"streams": N}``; ``bare``: the bare integer older builds send."""
+    """``up``: ``{"streams": N}``; ``bare``: the bare integer older builds send;
+    ``no_count``: JSON without a count."""
 
-    behaviours = (*FakeHttpServer.behaviours, "up", "bare")
+    behaviours = (*FakeHttpServer.behaviours, "up", "bare", "no_count")
 
     def replies(self, behaviour: str, *, streams: int = 0, **options: Any) -> dict[str, Reply]:
         if behaviour == "up":
             return {"/ace/status": Reply(body=json.dumps({"streams": streams}))}
-        return {"/ace/status": Reply(body=str(streams), content_type="text/plain")}
+        if behaviour == "bare":
+            return {"/ace/status": Reply(body=str(streams), content_type="text/plain")}
+        return {"/ace/status": Reply(body=json.dumps({"status": "ok"}))}
 
 
 class FakeEngine(FakeHttpServer):

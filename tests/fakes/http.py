@@ -102,7 +102,9 @@ class FakeHttpServer:
         # Reopen on the same port, so a service that comes back keeps its URL.
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
 
     def _close(self) -> None:
         if self._server is not None:

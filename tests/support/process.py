@@ -23,7 +23,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], T], *, timeout: float = 15.0, interval: float = 0.05, what: str = "condition") -> T:
+def wait_for(
+    condition: Callable[[], T],
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
     """Poll until ``condition()`` is truthy; fail with ``what`` when the deadline passes."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -36,13 +42,17 @@ def wait_for(condition: Callable[[], T], *, timeout: float = 15.0, interval: flo
             if result:
                 return result
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})"
+    )
 
 
 class CollectorProcess:
     """Writes a config, starts the collector, and talks to it over HTTP."""
 
-    def __init__(self, tmp_path: Path, config: dict[str, Any], *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, config: dict[str, Any], *, env: dict[str, str] | None = None
+    ) -> None:
         self.tmp_path = tmp_path
         self.port = free_port()
         config = {"database_url": f"sqlite:///{tmp_path / 'jobwatch.db'}", **config}
@@ -94,7 +104,9 @@ class CollectorProcess:
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return self.http.request(method, f"/api/v1{path}", **kwargs)
 
-    def wait_run(self, run_id: int, *, statuses: tuple[str, ...] | None = None, timeout: float = 30.0) -> dict[str, Any]:
+    def wait_run(
+        self, run_id: int, *, statuses: tuple[str, ...] | None = None, timeout: float = 30.0
+    ) -> dict[str, Any]:
         """The run once it reaches one of ``statuses`` (default: any final status)."""
         final = statuses or ("success", "partial", "failed", "cancelled", "timed_out", "abandoned")
 

@@ -177,7 +177,22 @@ def _locate(loc: Iterable[Any], data: Any) -> tuple[Any, ...]:
     """Path of an error inside the data, skipping pydantic's union tags (``command``)."""
     path: list[Any] = []
     current = data
+    tag_skipped_at: int | None = None
     for part in loc:
+        if (
+            isinstance(current, dict)
+            and isinstance(part, str)
+            and part in KINDS
+            and current.get("kind") == part
+            and path
+            and isinstance(path[-1], int)
+            and tag_skipped_at != len(path)
+        ):
+            # The union tag right after a job's index. The kind ``command`` is also a
+            # field name, so the tag is skipped before the key lookup, or every error
+            # of a command job would point at its ``command:`` line.
+            tag_skipped_at = len(path)
+            continue
         present = (isinstance(current, dict) and part in current) or (
             isinstance(current, list) and isinstance(part, int) and part < len(current)
         )
@@ -208,20 +223,23 @@ def _field_name(path: tuple[Any, ...], data: dict[str, Any]) -> str:
     return text or "config"
 
 
-def _semantic_problems(
-    data: dict[str, Any], settings: Settings
-) -> list[tuple[tuple[Any, ...], str]]:
+def _semantic_problems(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """Problems across fields, read from the raw data so they join the per-field ones."""
     problems: list[tuple[tuple[Any, ...], str]] = []
     seen: dict[str, int] = {}
-    for position, job in enumerate(settings.jobs):
-        if job.name in seen:
+    jobs = data.get("jobs")
+    for position, job in enumerate(jobs if isinstance(jobs, list) else []):
+        name = job.get("name") if isinstance(job, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in seen:
             problems.append(
                 (
                     (("jobs", position, "name")),
-                    f"duplicate job name {job.name!r} (first at jobs[{seen[job.name]}])",
+                    f"duplicate job name {name!r} (first at jobs[{seen[name]}])",
                 )
             )
-        seen.setdefault(job.name, position)
+        seen.setdefault(name, position)
     return problems
 
 
@@ -252,6 +270,10 @@ def load_settings(path: Path | str | None = None) -> Settings:
         for name in os.environ
         if name.startswith(ENV_PREFIX)
     }
+    semantic = [
+        Problem(str(config_path), _nearest_line(path, lines), _field_name(path, data), message)
+        for path, message in _semantic_problems(data)
+    ]
     try:
         settings = Settings(**data)
     except ValidationError as error:
@@ -271,17 +293,9 @@ def load_settings(path: Path | str | None = None) -> Settings:
             problems.append(
                 Problem(str(config_path), line, _field_name(path_in_data, data), message)
             )
-        raise ConfigError(problems) from None
-    semantic = _semantic_problems(data, settings)
+        raise ConfigError(problems + semantic) from None
     if semantic:
-        raise ConfigError(
-            [
-                Problem(
-                    str(config_path), _nearest_line(path, lines), _field_name(path, data), message
-                )
-                for path, message in semantic
-            ]
-        )
+        raise ConfigError(semantic)
     return settings
 
 

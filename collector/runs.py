@@ -129,14 +129,17 @@ class RunStore:
             raise UnknownRun(run_id)
         return run
 
-    def mark_running(self, run_id: int, trace_id: str | None) -> dict[str, Any]:
+    def mark_running(
+        self, run_id: int, trace_id: str | None, *, started_at: datetime | None = None
+    ) -> dict[str, Any]:
+        """``started_at`` is for external runs, which report when they really began."""
         with self._database.write() as session:
             run = session.get(Run, run_id)
             if run is None:
                 raise UnknownRun(run_id)
             previous = run.status
             run.status = "running"
-            run.started_at = utcnow()
+            run.started_at = started_at or utcnow()
             run.trace_id = trace_id
         log_activity(
             "job",
@@ -173,6 +176,24 @@ class RunStore:
         if run is not None and run.status == "running":
             self._publish(run, "running", ctx)
 
+    def record_totals(
+        self, run_id: int, counts: dict[str, int], message: str | None
+    ) -> dict[str, Any]:
+        """Store totals an external run reported; raises RunFinished once it is final.
+
+        Unthrottled: the reporting client already sends at most about once a second.
+        """
+        with self._database.write() as session:
+            run = session.get(Run, run_id)
+            if run is None:
+                raise UnknownRun(run_id)
+            if run.status in FINAL_STATUSES:
+                raise RunFinished(f"run {run_id} already ended {run.status}")
+            for name, value in counts.items():
+                setattr(run, f"records_{name}", value)
+            run.message = message or run.message
+        return self._publish(run, run.status)
+
     def finish(
         self,
         run_id: int,
@@ -183,13 +204,17 @@ class RunStore:
         message: str | None = None,
         log_tail: str | None = None,
         result: dict[str, Any] | None = None,
+        finished_at: datetime | None = None,
     ) -> dict[str, Any]:
-        """Make a run final; raises RunFinished when it already is."""
+        """Make a run final; raises RunFinished when it already is.
+
+        ``finished_at`` is for external runs whose report arrives late (spooled).
+        """
         if status not in FINAL_STATUSES:
             raise ValueError(f"{status!r} is not a final status")
         with self._lock:
             self._last_progress_write.pop(run_id, None)
-        now = utcnow()
+        now = finished_at or utcnow()
         with self._database.write() as session:
             run = session.get(Run, run_id)
             if run is None:

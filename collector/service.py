@@ -20,6 +20,7 @@ from collector.executor import LocalExecutor
 from collector.jobconfig import JobConfigBase
 from collector.params import redact, validate_params
 from collector.probes.manager import ProbeManager
+from collector.reporting import ExternalRuns
 from collector.retention import RetentionTask
 from collector.runs import RunStore, run_view
 from collector.scheduling import JobScheduler
@@ -69,6 +70,7 @@ class Collector:
             misfire_grace_time=settings.misfire_grace_time,
         )
         self.tasks = BackgroundTasks(self.db, self.bus, self.scheduler)
+        self.external = ExternalRuns(settings, self.db, self.runs)
         self.probes = ProbeManager(
             dict(settings.probes), database=self.db, bus=self.bus, tasks=self.tasks
         )
@@ -108,6 +110,7 @@ class Collector:
             RetentionTask(self.db, self.bus, lambda: self.dashboard_config().retention_days),
             self.settings.retention_interval,
         )
+        self.external.schedule_sweep(self.tasks)
         self.probes.start()
         self.scheduler.start()
         self.started_at = datetime.now(UTC)

@@ -23,6 +23,14 @@ logger = logging.getLogger(__name__)
 TaskFunction = Callable[[], dict[str, Any] | None]
 
 
+class TaskFailed(Exception):
+    """A pass that ran but found a problem: recorded as an error, with its result kept."""
+
+    def __init__(self, message: str, result: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 @dataclass
 class TaskSpec:
     name: str
@@ -76,6 +84,8 @@ class BackgroundTasks:
         error: str | None = None
         try:
             result = spec.func()
+        except TaskFailed as failed:
+            result, error = failed.result, str(failed)
         except Exception as exc:
             logger.exception("background task %s failed", name)
             error = f"{type(exc).__name__}: {exc}"

@@ -96,21 +96,25 @@ class JobwatchMetrics:
     def restore(self, session: Session) -> None:
         """Set the ``last_*`` gauges and the live-run gauges from the run history.
 
-        Call it once at start-up, after runs left over by a previous process were
-        marked ``abandoned`` and before the scheduler starts.
+        Call it once at start-up, before the scheduler starts. Runs a previous process
+        left queued or running count as live until the event that settles them (their
+        abandonment) arrives, so restoring before or after that step is equally right.
         """
         history = load_history(session, list(self._statics))
         with self._lock:
             for job, (finished, duration) in history.last_run.items():
-                self._states[job].note_last_run(finished, duration)
-                self._versions[job] += 1
+                if job in self._states:
+                    self._states[job].note_last_run(finished, duration)
+                    self._versions[job] += 1
             for job, finished in history.last_success.items():
-                self._states[job].note_last_success(finished)
-                self._versions[job] += 1
+                if job in self._states:
+                    self._states[job].note_last_success(finished)
+                    self._versions[job] += 1
             for run_id, (job, status) in history.live.items():
                 if job in self._states and run_id not in self._live:
                     self._live[run_id] = (job, status)
                     self._count_live(job, status, +1)
+                    self._versions[job] += 1
 
     # -- events -----------------------------------------------------------------------
 
@@ -143,8 +147,11 @@ class JobwatchMetrics:
         with self._lock:
             if job not in self._states or run_id in self._finished:
                 return
-            previous = self._live.pop(run_id, None)
+            previous = self._live.get(run_id)
+            if previous is not None and previous[1] == status:
+                return  # a progress update: no metric moves until the status does
             if previous is not None:
+                del self._live[run_id]
                 self._count_live(job, previous[1], -1)
             if status in LIVE_STATUSES:
                 self._live[run_id] = (job, status)

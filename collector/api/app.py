@@ -6,7 +6,18 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from collector import __version__
-from collector.api import activity, alerts, dashboard, events, health, jobs, probes, runs, tasks
+from collector.api import (
+    activity,
+    alerts,
+    dashboard,
+    events,
+    external,
+    health,
+    jobs,
+    probes,
+    runs,
+    tasks,
+)
 from collector.service import Collector
 from exporters import endpoint as metrics_endpoint
 from exporters.http_tracing import instrument_app
@@ -16,6 +27,7 @@ API_ROUTERS: list[APIRouter] = [
     activity.router,
     jobs.router,
     runs.router,
+    external.router,
     tasks.router,
     dashboard.router,
     events.router,

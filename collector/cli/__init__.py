@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from collector import __version__
+from collector.cli import exec as exec_cli
 from collector.cli import remote
 from collector.config import ConfigError, Settings, load_settings, resolve_config_path
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 remote.register(app)
+exec_cli.register(app)
 err = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -38,7 +40,7 @@ def _load(config: Path | None) -> Settings:
         return load_settings(config)
     except ConfigError as error:
         for problem in error.problems:
-            err.print(str(problem), markup=False, highlight=False)
+            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 

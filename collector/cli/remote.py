@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -162,16 +163,19 @@ def trigger(
     except ClientError as error:
         raise _fail(error) from None
     line = f"run #{run['id']} of {name} ended {_styled(run['status'])}: {_counts(run)}"
-    out.print(line + (f"\n[red]{run['error']}[/]" if run.get("error") else ""), highlight=False)
+    error = f"\n[red]{escape(run['error'])}[/]" if run.get("error") else ""
+    out.print(line + error, highlight=False)
     if run["status"] != "success":
         raise typer.Exit(1)
 
 
 def _activity_line(entry: dict[str, Any]) -> str:
     stamp = entry["timestamp"][:19].replace("T", " ")
-    job = f" [{entry['job']}]" if entry.get("job") else ""
+    # Printed as rich markup for the status colour: escape the data, or "[crm]" and any
+    # "[lowercase]" in a message would be taken for a style tag and vanish.
+    job = escape(f" [{entry['job']}]") if entry.get("job") else ""
     status = _styled(entry["status"])
-    return f"{stamp} {entry['type']:<11} {status:<7}{job} {entry['message']}"
+    return f"{stamp} {entry['type']:<11} {status:<7}{job} {escape(entry['message'])}"
 
 
 def _print_activity(entry: dict[str, Any]) -> None:

@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 Interval = Annotated[Duration, Field(ge=1)]
-Timeout = Annotated[Duration, Field(gt=0)]
+# Validated even when defaulted, so ``interval: 3s`` alone still meets the timeout check.
+Timeout = Annotated[Duration, Field(gt=0, validate_default=True)]
 
 
 class ProbeConfigBase(BaseModel):
@@ -110,8 +111,9 @@ def http_get(url: str, budget: float) -> tuple[int, str]:
 
     httpx timeouts bound each network step (connect, then each read), not the whole
     request, so the body is streamed and the clock checked between chunks: a trickling
-    server cannot stretch the check past the budget plus the connect time. Proxy variables are ignored: the probes target local services, and a
-    ``cdn-cgi/trace`` through a proxy would describe the proxy's route, not ours.
+    server cannot stretch the check past the budget plus the connect time. Proxy
+    variables are ignored: the probes target local services, and a ``cdn-cgi/trace``
+    through a proxy would describe the proxy's route, not ours.
     """
     if budget <= 0:
         raise ProbeError("no time left in the probe timeout")

@@ -17,7 +17,7 @@ from collector.probes import PROBES
 from collector.probes.base import Probe, ProbeConfigBase, ProbeReading
 from collector.store.database import Database
 from collector.store.models import TaskStatus
-from collector.tasks import BackgroundTasks
+from collector.tasks import BackgroundTasks, TaskFailed
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class ProbeManager:
             self._restore(name, probe)
             self._tasks.add(
                 task_name(name),
-                lambda name=name: self.check(name).as_result(),
+                lambda name=name: self._task_pass(name),
                 probe.config.interval,
             )
 
@@ -91,6 +91,13 @@ class ProbeManager:
             if restored is not None:
                 self._readings[name] = restored
             self._states[name] = last.get(probe.state_field)
+
+    def _task_pass(self, name: str) -> dict[str, Any]:
+        """One scheduled check; a probe that is down makes its task status ``error``."""
+        reading = self.check(name)
+        if not reading.up:
+            raise TaskFailed(reading.error or f"{name} is unavailable", reading.as_result())
+        return reading.as_result()
 
     def check(self, name: str) -> ProbeReading:
         """Check probe ``name`` now (on the caller's thread) and cache the reading."""

@@ -118,7 +118,9 @@ class StreamsProbe(Probe):
             try:
                 return parse_engine(*http_get(base + ENGINE_VERSION_PATH, deadline.remaining()))
             except ProbeError as version_error:
-                raise ProbeError(f"get_status: {status_error}; get_version: {version_error}") from None
+                raise ProbeError(
+                    f"get_status: {status_error}; get_version: {version_error}"
+                ) from None
         if version is None:
             with contextlib.suppress(ProbeError):  # the engine is up; only the version is unknown
                 version = parse_engine(*http_get(base + ENGINE_VERSION_PATH, deadline.remaining()))
@@ -142,7 +144,9 @@ class StreamsProbe(Probe):
                 return None
             if source == "acexy":
                 count = reading.data["count"]
-                return StateChange("success", f"acexy answers again: {count} active streams", details)
+                return StateChange(
+                    "success", f"acexy answers again: {count} active streams", details
+                )
             return StateChange("success", "The AceStream engine answers again", details)
         if source == "acestream":
             return StateChange(
@@ -152,6 +156,7 @@ class StreamsProbe(Probe):
                 details,
             )
         return StateChange("error", f"Active streams unavailable: {reading.error}", details)
+
 
 def _data(count: int | None, source: Source, details: dict[str, Any]) -> dict[str, Any]:
     return {"count": count, "source": source, "details": details}

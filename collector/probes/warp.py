@@ -53,7 +53,11 @@ _WORDS: dict[str, WarpState] = {
     "disconnected": "disconnected",
     "connecting": "connecting",
 }
-_TRACE_STATES: dict[str, WarpState] = {"on": "connected", "plus": "connected", "off": "disconnected"}
+_TRACE_STATES: dict[str, WarpState] = {
+    "on": "connected",
+    "plus": "connected",
+    "off": "disconnected",
+}
 
 
 class WarpConfig(ProbeConfigBase):
@@ -209,7 +213,9 @@ class WarpProbe(Probe):
         if cli is not None:
             details: dict[str, Any] = {"source": "warp-cli", "reason": cli.reason}
             if trace is not None:
-                details["trace"] = {**trace, "agrees": trace.get("status") == cli.status}
+                details["trace"] = trace
+                if "status" in trace:
+                    trace["agrees"] = trace["status"] == cli.status
             return self._outcome(cli.status, cli.up, cli.error, details)
         assert trace is not None  # the config requires command or trace_url
         if "error" in trace:

@@ -65,11 +65,14 @@ class OtlpReceiver:
                         )
                     )
 
-    def wait_for(self, name: str, timeout: float = 10.0) -> ReceivedSpan:
+    def wait_for(
+        self, name: str, *, trace_id: str | None = None, timeout: float = 10.0
+    ) -> ReceivedSpan:
+        """The first span called ``name`` (in trace ``trace_id``) to arrive."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for span in self.spans:
-                if span.name == name:
+            for span in list(self.spans):
+                if span.name == name and trace_id in (None, span.trace_id):
                     return span
             time.sleep(0.05)
         raise AssertionError(f"no span {name!r}; got {[s.name for s in self.spans]}")

@@ -187,9 +187,7 @@ def test_an_external_run_reported_as_running_is_counted(metrics: JobwatchMetrics
 
 def test_a_dry_run_is_never_a_success(metrics: JobwatchMetrics) -> None:
     finished = T0 + timedelta(minutes=2)
-    play_run(
-        metrics, 1, "crm", "success", dry_run=True, finished_at=finished, records_processed=50
-    )
+    play_run(metrics, 1, "crm", "success", dry_run=True, finished_at=finished, records_processed=50)
     parsed = samples(text(metrics))
     assert value(parsed, RUNS, job="crm", status="success") == 0
     assert value(parsed, RECORDS, job="crm", outcome="processed") == 0

@@ -76,7 +76,11 @@ class FakeHttpServer:
         if self.behaviour == "garbage":
             return Reply(200, GARBAGE, "text/html")
         bare = path.split("?", 1)[0]
-        return self._routes.get(path) or self._routes.get(bare) or Reply(404, "not found", "text/plain")
+        return (
+            self._routes.get(path)
+            or self._routes.get(bare)
+            or Reply(404, "not found", "text/plain")
+        )
 
     def _listen(self) -> None:
         fake = self

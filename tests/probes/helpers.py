@@ -1,12 +1,17 @@
-"""Shared by the probe tests: short configs and waiting on a condition with a deadline."""
+"""Shared by the probe tests: short configs, the API client, waiting with a deadline."""
 
 import threading
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from collector.api.probes import router
+from collector.probes.manager import ProbeManager
 from collector.probes.streams import StreamsConfig
 from collector.probes.warp import WarpConfig
 
@@ -38,3 +43,11 @@ def warp_config(
     command: list[str] | None, trace_url: str | None = None, timeout: float = TIMEOUT
 ) -> WarpConfig:
     return WarpConfig(command=command, trace_url=trace_url, interval=1, timeout=timeout)
+
+
+def client_for(manager: ProbeManager) -> TestClient:
+    """The probe routes mounted as the collector mounts them, on a collector with ``probes``."""
+    app = FastAPI()
+    app.include_router(router, prefix="/api/v1")
+    app.state.collector = SimpleNamespace(probes=manager)
+    return TestClient(app)

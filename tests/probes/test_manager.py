@@ -40,7 +40,9 @@ def test_nothing_configured_serves_defaults(make_manager: MakeManager) -> None:
     }
 
 
-def test_unknown_probe_is_refused(database: Database, bus: EventBus, tasks: BackgroundTasks) -> None:
+def test_unknown_probe_is_refused(
+    database: Database, bus: EventBus, tasks: BackgroundTasks
+) -> None:
     with pytest.raises(ValueError, match=r"unknown probes \['ping'\]"):
         ProbeManager({"ping": None}, database=database, bus=bus, tasks=tasks)
 
@@ -54,7 +56,9 @@ def test_streams_changes_are_logged_once_each(
 ) -> None:
     changes: list[tuple[str | None, str]] = []
     bus.subscribe(
-        lambda e: changes.append((e.previous, e.state)) if isinstance(e, ProbeStateChanged) else None
+        lambda e: (
+            changes.append((e.previous, e.state)) if isinstance(e, ProbeStateChanged) else None
+        )
     )
     manager = make_manager(streams=streams_config(acexy.url, engine.url))
     assert manager.configured() == ["streams"]
@@ -252,3 +256,23 @@ def test_tasks_record_readings_and_a_restart_remembers(
             "so the number of active streams is unknown",
         )
     ]
+
+
+def test_a_probe_that_is_down_records_its_task_as_an_error(
+    database: Database, bus: EventBus, tasks: BackgroundTasks, acexy: FakeAcexy
+) -> None:
+    acexy.set("error")
+    manager = ProbeManager(
+        {"streams": streams_config(acexy.url, None)}, database=database, bus=bus, tasks=tasks
+    )
+    manager.start()
+    tasks.run_once("probe:streams")
+
+    with database.read() as session:
+        row = session.get(TaskStatus, "probe:streams")
+    assert row is not None
+    assert row.status == "error"
+    assert row.last_error == manager.reading("streams").error
+    assert row.last_error
+    assert row.last_result["up"] is False
+    assert row.last_result["source"] == "unavailable"

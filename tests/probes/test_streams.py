@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from collector.probes.base import Deadline, Outcome
 from collector.probes.streams import StreamsProbe
 from tests.fakes.acestream import ENGINE_GET_VERSION, ENGINE_STATUS, FakeAcexy, FakeEngine
 from tests.probes.helpers import TIMEOUT, streams_config
@@ -84,7 +85,7 @@ def test_acexy_json_without_a_count_is_garbage_too(acexy: FakeAcexy, engine: Fak
     acexy.set("no_count")
     reading = check(acexy, engine)
     assert reading.data["source"] == "acestream"
-    assert reading.data["details"]["acexy_error"] == "no stream count in '{\"status\": \"ok\"}'"
+    assert reading.data["details"]["acexy_error"] == 'no stream count in \'{"status": "ok"}\''
 
 
 @pytest.mark.parametrize(
@@ -148,3 +149,17 @@ def test_default_reading_is_unavailable() -> None:
     reading = StreamsProbe.default_reading()
     assert (reading.up, reading.checked_at, reading.error) == (False, None, None)
     assert reading.data == {"count": None, "source": "unavailable", "details": {}}
+
+
+class CrashingProbe(StreamsProbe):
+    """Fault injection: a probe with a bug in its I/O code."""
+
+    def measure(self, deadline: Deadline) -> Outcome:
+        raise RuntimeError("bug")
+
+
+def test_a_probe_bug_is_a_down_reading_not_an_exception() -> None:
+    reading = CrashingProbe(streams_config("http://127.0.0.1:9", None), database=None).check()
+    assert (reading.up, reading.error) == (False, "RuntimeError: bug")
+    assert reading.data == {"count": None, "source": "unavailable", "details": {}}
+    assert reading.checked_at is not None

@@ -1,0 +1,140 @@
+"""Report-in routes for external jobs: ``POST /runs``, ``…/{id}/progress``, ``…/{id}/finish``.
+
+A job that is not ``external`` answers 409: the request is well formed, but the job's
+runs are recorded by the collector itself, so a report would contradict them.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from collector.api.deps import Actor, CollectorDep, as_utc
+from collector.context import COUNT_NAMES
+from collector.params import ParamsError
+from collector.reporting import REPORTED_STATUSES, NotExternal
+from collector.runs import RunFinished, UnknownRun
+from collector.service import UnknownJob
+
+router = APIRouter(tags=["external runs"])
+Count = Annotated[StrictInt | None, Field(ge=0)]
+ReportedStatus = Literal[REPORTED_STATUSES]  # type: ignore[valid-type]
+
+
+class StartReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job: str = Field(min_length=1, max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict)
+    client_run_id: str | None = Field(default=None, min_length=1, max_length=128)
+    started_at: datetime | None = None
+
+
+class ProgressReport(BaseModel):
+    """Cumulative totals, like the ``@jobwatch`` line protocol; omitted counts keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    processed: Count = None
+    created: Count = None
+    updated: Count = None
+    failed: Count = None
+    message: str | None = None
+
+    def totals(self) -> dict[str, int]:
+        return {name: value for name in COUNT_NAMES if (value := getattr(self, name)) is not None}
+
+
+class FinishReport(ProgressReport):
+    status: ReportedStatus
+    error: str | None = None
+    log_tail: str | None = None
+    result: dict[str, Any] | None = None
+    finished_at: datetime | None = None
+
+
+def _caller_context(request: Request) -> Context:
+    """The W3C trace context the reporter sent (``traceparent``), not our own request span."""
+    return propagate.extract(dict(request.headers))
+
+
+def _caller_trace_id(request: Request) -> str | None:
+    span_context = trace.get_current_span(_caller_context(request)).get_span_context()
+    return trace.format_trace_id(span_context.trace_id) if span_context.is_valid else None
+
+
+def _not_found(run_id: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown run {run_id}")
+
+
+def _conflict(exc: Exception) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, detail=str(exc))
+
+
+@router.post("/runs", status_code=status.HTTP_201_CREATED)
+def start_run(
+    body: StartReport, request: Request, response: Response, collector: CollectorDep, _actor: Actor
+) -> dict[str, Any]:
+    """201 with the new run, or 200 with the run this ``client_run_id`` already started."""
+    try:
+        job = collector.job(body.job)
+    except UnknownJob:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown job {body.job!r}") from None
+    try:
+        run, created = collector.external.start(
+            job,
+            body.params,
+            client_run_id=body.client_run_id,
+            started_at=as_utc(body.started_at),
+            trace_id=_caller_trace_id(request),
+        )
+    except NotExternal as exc:
+        raise _conflict(exc) from None
+    except ParamsError as error:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[
+                {"loc": ["body", "params", param], "msg": problem, "type": "value_error"}
+                for param, problem in error.problems
+            ],
+        ) from None
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return run
+
+
+@router.post("/runs/{run_id}/progress")
+def report_progress(
+    run_id: int, body: ProgressReport, collector: CollectorDep, _actor: Actor
+) -> dict[str, Any]:
+    try:
+        return collector.external.progress(run_id, body.totals(), body.message)
+    except UnknownRun:
+        raise _not_found(run_id) from None
+    except (NotExternal, RunFinished) as exc:
+        raise _conflict(exc) from None
+
+
+@router.post("/runs/{run_id}/finish")
+def finish_run(
+    run_id: int, body: FinishReport, request: Request, collector: CollectorDep, _actor: Actor
+) -> dict[str, Any]:
+    try:
+        return collector.external.finish(
+            run_id,
+            body.status,
+            totals=body.totals(),
+            message=body.message,
+            error=body.error,
+            log_tail=body.log_tail,
+            result=body.result,
+            finished_at=as_utc(body.finished_at),
+            parent=_caller_context(request),
+        )
+    except UnknownRun:
+        raise _not_found(run_id) from None
+    except (NotExternal, RunFinished) as exc:
+        raise _conflict(exc) from None

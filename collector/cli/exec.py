@@ -1,0 +1,221 @@
+"""``jobwatch exec NAME -- command args…``: run a command here and report it as an external run.
+
+The wrapper is transparent: the command's stdout and stderr reach the terminal
+byte for byte (``@jobwatch`` lines included), its exit code becomes ours, and the
+collector being down never changes either (see ``collector.client``). SIGTERM and
+SIGHUP are passed on to the command; SIGINT from a terminal already reaches it.
+"""
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, BinaryIO
+
+import typer
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from collector.cli.client import ClientError, server_settings
+from collector.cli.remote import _parse_params
+from collector.client import PROGRESS_INTERVAL, RunReport, Transport, replay_spool
+from collector.context import COUNT_NAMES, LOG_TAIL_LINES
+from collector.kinds.command import parse_progress
+from collector.spool import SPOOL_DIR_ENV, Spool, default_spool_dir
+
+MAX_LINE_BYTES = 64 * 1024
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+_W3C = TraceContextTextMapPropagator()
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _traceparent() -> str:
+    """``$TRACEPARENT`` when it is valid, so a caller's trace continues; else a new trace."""
+    given = os.environ.get("TRACEPARENT", "")
+    if trace.get_current_span(_W3C.extract({"traceparent": given})).get_span_context().is_valid:
+        return given
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+class Output:
+    """The command's output: passed through, progress lines parsed, a log tail kept."""
+
+    def __init__(self) -> None:
+        self.tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+        self.totals = dict.fromkeys(COUNT_NAMES, 0)
+        self.message: str | None = None
+        self.version = 0
+        self._lock = threading.Lock()
+
+    def line(self, raw: bytes, *, parse: bool) -> None:
+        text = raw.decode(errors="replace").rstrip("\r")
+        progress = parse_progress(text.strip()) if parse else None
+        if progress is None:
+            self.tail.append(text)
+            return
+        with self._lock:
+            self.totals.update(progress["totals"])
+            self.message = progress["message"] or self.message
+            self.version += 1
+
+    def snapshot(self) -> tuple[int, dict[str, int], str | None]:
+        with self._lock:
+            return self.version, dict(self.totals), self.message
+
+    def pump(self, source: BinaryIO, sink: BinaryIO, *, parse: bool) -> None:
+        """Copy chunks as they come (a prompt or a ``\\r`` progress bar shows at once)."""
+        pending = b""
+        while chunk := os.read(source.fileno(), 65536):
+            sink.write(chunk)
+            sink.flush()
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            if len(pending) > MAX_LINE_BYTES:
+                lines.append(pending)
+                pending = b""
+            for raw in lines:
+                self.line(raw, parse=parse)
+        if pending:
+            self.line(pending, parse=parse)
+
+
+def _outcome(code: int, stopped: bool, output: Output) -> tuple[str, str | None]:
+    """The command job's rules: exit 0 is success (partial with failures), else failed.
+
+    A command that ended because we were asked to stop is ``cancelled``.
+    """
+    if code == 0:
+        failed = output.totals["failed"]
+        return ("partial", f"{failed} record(s) failed") if failed else ("success", None)
+    if stopped:
+        return "cancelled", "jobwatch exec was stopped by a signal"
+    if code < 0:
+        return "failed", f"killed by signal {signal.Signals(-code).name}"
+    last = next((line.strip() for line in reversed(output.tail) if line.strip()), "")
+    return "failed", f"exit code {code}" + (f": {last}" if last else "")
+
+
+def _forward_signals(process: subprocess.Popen[bytes], stopped: threading.Event) -> None:
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        stopped.set()
+        if process.poll() is None:
+            process.send_signal(signum)
+
+    def note(_signum: int, _frame: FrameType | None) -> None:
+        stopped.set()
+
+    for signum in FORWARDED_SIGNALS:
+        signal.signal(signum, forward)
+    signal.signal(signal.SIGINT, note)
+
+
+def _supervise(
+    process: subprocess.Popen[bytes], output: Output, report_progress: Callable[..., None]
+) -> int:
+    """Wait for the command, sending new totals at most once per PROGRESS_INTERVAL."""
+    sent = 0
+    while True:
+        try:
+            code = process.wait(timeout=PROGRESS_INTERVAL)
+        except subprocess.TimeoutExpired:
+            code = None
+        version, totals, message = output.snapshot()
+        if code is not None:
+            return code
+        if version != sent:
+            sent = version
+            report_progress(totals, message)
+
+
+def exec_command(
+    name: Annotated[str, typer.Argument(help="the external job this command is a run of")],
+    command: Annotated[list[str], typer.Argument(help="the command and its arguments, after --")],
+    server: Annotated[
+        str | None, typer.Option("--server", help="collector URL (default: $JOBWATCH_SERVER)")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="API token (default: $JOBWATCH_API_TOKEN)")
+    ] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE")] = None,
+    client_run_id: Annotated[
+        str | None,
+        typer.Option("--client-run-id", help="names this run, so re-reporting it is harmless"),
+    ] = None,
+    spool_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--spool-dir",
+            envvar=SPOOL_DIR_ENV,
+            help="where undelivered reports wait (default: $XDG_STATE_HOME/jobwatch/spool)",
+        ),
+    ] = None,
+    config: Annotated[str | None, typer.Option("--config", "-c", help="config file")] = None,
+) -> None:
+    """Run a command here and report it to the collector as a run of an external job."""
+    try:
+        params = _parse_params(param or [])
+    except ClientError as error:
+        _warn(str(error))
+        raise typer.Exit(error.code) from None
+    url, configured_token = server_settings(config)
+    transport = Transport(server or url, token or configured_token)
+    spool = Spool(spool_dir or default_spool_dir())
+    replay_spool(transport, spool, _warn)
+    traceparent = _traceparent()
+    report = RunReport(
+        name,
+        transport,
+        spool,
+        params=params,
+        client_run_id=client_run_id,
+        trace_headers={"traceparent": traceparent},
+        warn=_warn,
+    )
+    report.start()
+    env = {**os.environ, "TRACEPARENT": traceparent, "JOBWATCH_JOB": name}
+    if report.run_id is not None:
+        env["JOBWATCH_RUN_ID"] = str(report.run_id)
+    output = Output()
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    except OSError as exc:
+        code = 127 if isinstance(exc, FileNotFoundError) else 126
+        error = f"cannot start {command[0]!r}: {exc.strerror or exc}"
+        _warn(f"jobwatch exec: {error}")
+        report.finish("failed", output.totals, error=error)
+        transport.close()
+        raise typer.Exit(code) from None
+    stopped = threading.Event()
+    _forward_signals(process, stopped)
+    pumps = [
+        threading.Thread(
+            target=output.pump, args=(stream, sink), kwargs={"parse": parse}, daemon=True
+        )
+        for stream, sink, parse in (
+            (process.stdout, sys.stdout.buffer, True),
+            (process.stderr, sys.stderr.buffer, False),
+        )
+    ]
+    for pump in pumps:
+        pump.start()
+    code = _supervise(process, output, report.progress)
+    for pump in pumps:
+        pump.join(timeout=5)  # a daemon the command left behind may hold the pipes open
+    status, error = _outcome(code, stopped.is_set(), output)
+    _, totals, message = output.snapshot()
+    report.finish(status, totals, message=message, error=error, log_tail="\n".join(output.tail))
+    transport.close()
+    raise typer.Exit(code if code >= 0 else 128 - code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("exec", no_args_is_help=True)(exec_command)

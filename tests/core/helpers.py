@@ -1,0 +1,81 @@
+"""Shared pieces of the core tests: job configs for the fixture scripts, process checks, the CLI."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.support.process import REPO
+
+FIXTURES = REPO / "tests" / "fixtures"
+PYTHON = sys.executable
+# Lets a collector subprocess import ``tests.fixtures.core_jobs`` for python jobs.
+REPO_ON_PATH = {"PYTHONPATH": str(REPO)}
+
+
+def sync_job(name: str, *args: str, **fields: Any) -> dict[str, Any]:
+    """A command job running ``tests/fixtures/progress_sync.py`` with fixed ``args``."""
+    return {
+        "name": name,
+        "kind": "command",
+        "command": [PYTHON, str(FIXTURES / "progress_sync.py"), *args],
+        "cancel_grace": "1s",
+        **fields,
+    }
+
+
+def stubborn_job(name: str, pid_dir: Path, *args: str, **fields: Any) -> dict[str, Any]:
+    """A command job whose grandchild ignores SIGTERM and records both pids in ``pid_dir``."""
+    pid_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "name": name,
+        "kind": "command",
+        "command": [PYTHON, str(FIXTURES / "stubborn.py"), str(pid_dir), *args],
+        "cancel_grace": "1s",
+        **fields,
+    }
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` is a live process; a zombie awaiting its reaper counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state not in ("Z", "X")
+
+
+def kill_recorded_pids(root: Path) -> None:
+    """SIGKILL every process a fixture script recorded under ``root`` that still lives."""
+    for pid_file in root.rglob("*.pid"):
+        pid = read_pid(pid_file)
+        if pid is not None and pid_alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def jobwatch(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``jobwatch`` CLI (``python -m collector``) and capture its output."""
+    return subprocess.run(
+        [PYTHON, "-m", "collector", *args],
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -1,5 +1,6 @@
 """Shared pieces of the core tests: job configs for the fixture scripts, process checks, the CLI."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -7,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.support.process import REPO
+from tests.support.process import REPO, wait_for
 
 FIXTURES = REPO / "tests" / "fixtures"
 PYTHON = sys.executable
@@ -55,15 +56,25 @@ def pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def wait_for_job_pids(pid_dir: Path) -> tuple[int, int]:
+    """The (child, grandchild) pids ``stubborn.py`` records, once both run."""
+
+    def both() -> tuple[int, int] | None:
+        child, grandchild = read_pid(pid_dir / "child.pid"), read_pid(pid_dir / "grandchild.pid")
+        return (child, grandchild) if child and grandchild else None
+
+    pids = wait_for(both, what=f"child and grandchild pids in {pid_dir}")
+    assert all(pid_alive(pid) for pid in pids), pids
+    return pids
+
+
 def kill_recorded_pids(root: Path) -> None:
     """SIGKILL every process a fixture script recorded under ``root`` that still lives."""
     for pid_file in root.rglob("*.pid"):
         pid = read_pid(pid_file)
         if pid is not None and pid_alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def jobwatch(

@@ -97,9 +97,7 @@ FILTERS: dict[str, ActivityFilter] = {
     "days=0": ActivityFilter(since=window_start(0, NOW)),
     "days=1": ActivityFilter(since=window_start(1, NOW)),
     "date range": ActivityFilter(since=NOW - timedelta(hours=30), until=NOW - timedelta(hours=6)),
-    "combined": ActivityFilter(
-        since=window_start(2, NOW), type="scrape", status="info", job="crm"
-    ),
+    "combined": ActivityFilter(since=window_start(2, NOW), type="scrape", status="info", job="crm"),
     "nothing matches": ActivityFilter(type="alert", job="nope"),
 }
 
@@ -177,15 +175,20 @@ def _pages(collector: CollectorProcess, params: dict[str, Any]) -> Iterator[dict
 def seeded_collector(
     collector_process: type[CollectorProcess], tmp_path: Path
 ) -> tuple[CollectorProcess, list[dict[str, Any]], int]:
-    """A collector whose SQLite file holds the data set, 2500 ``extract`` rows and 3 expired ones."""
+    """A collector whose SQLite file holds the data set, 2500 ``extract`` rows, 3 expired."""
     now = datetime.now(UTC)
     database = Database(f"sqlite:///{tmp_path / 'jobwatch.db'}")
     try:
         migrate.upgrade(database)
         rows = insert_rows(database, dataset(now))
         bulk = [
-            make_row("extract", f'Extracted {i} events, "{i}" emails\nfrom page', job="bulk",
-                     details={"page": i}, timestamp=now - timedelta(seconds=i))
+            make_row(
+                "extract",
+                f'Extracted {i} events, "{i}" emails\nfrom page',
+                job="bulk",
+                details={"page": i},
+                timestamp=now - timedelta(seconds=i),
+            )
             for i in range(2500)
         ]
         rows += insert_rows(database, bulk)
@@ -212,10 +215,16 @@ def test_http_filters_pagination_and_exports(
 
     cases: list[tuple[dict[str, Any], ActivityFilter]] = [
         ({"type": "sync", "limit": 4}, ActivityFilter(since=week, type="sync")),
-        ({"status": "error", "job": "crm", "limit": 3}, ActivityFilter(since=week, status="error", job="crm")),
+        (
+            {"status": "error", "job": "crm", "limit": 3},
+            ActivityFilter(since=week, status="error", job="crm"),
+        ),
         ({"q": "under_score", "limit": 2}, ActivityFilter(since=week, text="under_score")),
         ({"q": "50%", "type": "scrape"}, ActivityFilter(since=week, text="50%", type="scrape")),
-        ({"days": 0, "job": "feed", "limit": 5}, ActivityFilter(since=window_start(0, now), job="feed")),
+        (
+            {"days": 0, "job": "feed", "limit": 5},
+            ActivityFilter(since=window_start(0, now), job="feed"),
+        ),
         (
             {
                 "job": "crm",
@@ -223,7 +232,9 @@ def test_http_filters_pagination_and_exports(
                 "date_to": (now - timedelta(hours=6)).isoformat(),
                 "limit": 3,
             },
-            ActivityFilter(since=now - timedelta(hours=30), until=now - timedelta(hours=6), job="crm"),
+            ActivityFilter(
+                since=now - timedelta(hours=30), until=now - timedelta(hours=6), job="crm"
+            ),
         ),
         ({"type": "extract", "limit": 1000}, ActivityFilter(since=week, type="extract")),
     ]
@@ -232,8 +243,20 @@ def test_http_filters_pagination_and_exports(
         assert got == expected_ids(rows, where), params
         assert got, f"{params} matched nothing, so it proves nothing"
 
-    first = collector.api("GET", "/activity/recent", params={"job": "crm", "limit": 1}).json()["items"][0]
-    assert set(first) == {"id", "timestamp", "type", "status", "message", "details", "user", "job", "run_id"}
+    first = collector.api("GET", "/activity/recent", params={"job": "crm", "limit": 1}).json()[
+        "items"
+    ][0]
+    assert set(first) == {
+        "id",
+        "timestamp",
+        "type",
+        "status",
+        "message",
+        "details",
+        "user",
+        "job",
+        "run_id",
+    }
 
     for params, field in (
         ({"type": "nonsense"}, "type"),
@@ -268,8 +291,9 @@ def test_http_filters_pagination_and_exports(
         assert line["message"] == row["message"]
         assert (json.loads(line["details"]) if line["details"] else None) == row["details"]
 
-    crm = collector.api("GET", "/activity/export", params={"format": "csv", "job": "crm", "q": "crm"})
+    crm = collector.api(
+        "GET", "/activity/export", params={"format": "csv", "job": "crm", "q": "crm"}
+    )
     assert [int(line["id"]) for line in csv.DictReader(io.StringIO(crm.text))] == expected_ids(
         rows, ActivityFilter(since=week, job="crm", text="crm")
     )
-

@@ -41,7 +41,9 @@ def test_mutations_need_the_bearer_token_when_one_is_set(
         accepted = collector.api("POST", "/jobs/contacts/runs", json={})
         assert accepted.status_code == 202, accepted.text
         assert collector.wait_run(accepted.json()["id"])["status"] == "success"
-        entries = collector.api("GET", "/activity/recent", params={"type": "user_action"}).json()["items"]
+        entries = collector.api("GET", "/activity/recent", params={"type": "user_action"}).json()[
+            "items"
+        ]
         assert [entry["user"] for entry in entries] == ["api"]
     finally:
         anonymous.close()
@@ -110,7 +112,9 @@ def _sse_events(response: httpx.Response, deadline: float) -> Any:
 def test_events_stream_delivers_activity_and_run_changes(
     collector_process: type[CollectorProcess],
 ) -> None:
-    collector = collector_process({"jobs": [sync_job("contacts", "--total", "3", "--batch-size", "1")]}).start()
+    collector = collector_process(
+        {"jobs": [sync_job("contacts", "--total", "3", "--batch-size", "1")]}
+    ).start()
     statuses: list[str] = []
     activity: list[str] = []
     run_id: int | None = None

@@ -10,18 +10,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from tests.core.helpers import REPO_ON_PATH, pid_alive, read_pid, stubborn_job
+from tests.core.helpers import REPO_ON_PATH, pid_alive, stubborn_job, wait_for_job_pids
 from tests.support.process import CollectorProcess, wait_for
-
-
-def _wait_for_pids(pid_dir: Path) -> tuple[int, int]:
-    def both() -> tuple[int, int] | None:
-        child, grandchild = read_pid(pid_dir / "child.pid"), read_pid(pid_dir / "grandchild.pid")
-        return (child, grandchild) if child and grandchild else None
-
-    pids = wait_for(both, what=f"child and grandchild pids in {pid_dir}")
-    assert all(pid_alive(pid) for pid in pids)
-    return pids
 
 
 def _assert_gone(pids: tuple[int, ...]) -> None:
@@ -37,7 +27,7 @@ def test_cancel_ends_the_run_and_every_descendant(
         {"jobs": [stubborn_job("stubborn", pid_dir, "--child-ignores-term")]}
     ).start()
     run_id = collector.api("POST", "/jobs/stubborn/runs", json={}).json()["id"]
-    pids = _wait_for_pids(pid_dir)
+    pids = wait_for_job_pids(pid_dir)
     assert collector.api("GET", f"/runs/{run_id}").json()["status"] == "running"
 
     asked = time.monotonic()
@@ -49,7 +39,7 @@ def test_cancel_ends_the_run_and_every_descendant(
     assert run["status"] == "cancelled"
     assert run["error"] == "cancelled on request"
     # Both ignore SIGTERM: the group is SIGKILLed after the 1s grace, not sooner.
-    assert 0.9 <= took < 4, took
+    assert 0.9 <= took < 6, took
     _assert_gone(pids)
     again = collector.api("POST", f"/runs/{run_id}/cancel")
     assert again.status_code == 409
@@ -63,12 +53,12 @@ def test_timeout_ends_the_run_and_every_descendant(
         {"jobs": [stubborn_job("stubborn", pid_dir, timeout="1500ms")]}
     ).start()
     run_id = collector.api("POST", "/jobs/stubborn/runs", json={}).json()["id"]
-    pids = _wait_for_pids(pid_dir)
+    pids = wait_for_job_pids(pid_dir)
 
     run = collector.wait_run(run_id, timeout=10)
     assert run["status"] == "timed_out"
     assert run["error"] == "timed out after 1.5s"
-    assert 1.5 <= run["duration_seconds"] < 4, run["duration_seconds"]
+    assert 1.5 <= run["duration_seconds"] < 5, run["duration_seconds"]
     _assert_gone(pids)
 
 
@@ -99,10 +89,11 @@ def test_python_job_ignoring_cancellation_is_timed_out_on_time(
 
     assert run["status"] == "timed_out"
     assert run["error"] == "timed out after 1s"
-    # timeout + cancel grace + the executor's 1s allowance, plus scheduling slack.
+    # timeout + cancel grace + the executor's 1s allowance (2.5s), plus slack for a busy box;
+    # the job itself would sleep 20s.
     started = datetime.fromisoformat(run["started_at"])
     finished = datetime.fromisoformat(run["finished_at"])
-    assert 1.0 <= (finished - started).total_seconds() < 3.5
+    assert 1.0 <= (finished - started).total_seconds() < 5
     assert run["records_processed"] == 1, "progress reported before the timeout is kept"
     assert not marker.exists(), "the job was meant to be still sleeping when recorded"
     # The abandoned thread does not hold the job's slot: the next trigger starts at once.

@@ -35,15 +35,19 @@ def test_sync_counts_flags_env_and_log_tail_arrive(
         {"jobs": [sync_job("contacts", "--total", "20", "--hold", str(hold), params=PARAMS)]}
     ).start()
 
-    response = collector.api("POST", "/jobs/contacts/runs", json={"params": {"batch_size": "7", "full": True}})
+    response = collector.api(
+        "POST", "/jobs/contacts/runs", json={"params": {"batch_size": "7", "full": True}}
+    )
     assert response.status_code == 202, response.text
     run_id = response.json()["id"]
     assert response.json()["params"] == {"batch_size": 7, "full": True}
 
     # The script pauses after its first batch: the API must already show that batch live.
     live = wait_for(
-        lambda: (run := collector.api("GET", f"/runs/{run_id}").json())["records_processed"] == 7
-        and run,
+        lambda: (
+            (run := collector.api("GET", f"/runs/{run_id}").json())["records_processed"] == 7
+            and run
+        ),
         what="the first batch's counts on the live run",
     )
     assert live["status"] == "running"
@@ -67,7 +71,9 @@ def test_sync_counts_flags_env_and_log_tail_arrive(
     assert tail[-1] == "sync finished"
     assert "batch 6: 5 records" in tail
     assert "@jobwatch this is not json, so it is ordinary output" in tail
-    assert not any(line.startswith("@jobwatch {") for line in tail), "progress lines leaked into the tail"
+    assert not any(line.startswith("@jobwatch {") for line in tail), (
+        "progress lines leaked into the tail"
+    )
     assert run["duration_seconds"] is not None and run["duration_seconds"] > 0
 
 
@@ -132,13 +138,30 @@ def test_bad_params_are_422_naming_each_field_and_start_nothing(
 
     # The same job with good params does start, so the checks above could have failed.
     good = collector.api(
-        "POST", "/jobs/contacts/runs", json={"params": {"batch_size": 1, "start_date": "2026-03-01"}}
+        "POST",
+        "/jobs/contacts/runs",
+        json={"params": {"batch_size": 1, "start_date": "2026-03-01"}},
     )
     assert good.status_code == 202, good.text
     run = collector.wait_run(good.json()["id"])
     assert run["status"] == "success"
-    assert json.loads(_tail_value(run, "argv "))[-4:] == ["--batch-size", "1", "--start-date", "2026-03-01"]
-    assert started.read_text().split() == [str(run["id"])]
-    assert [item["id"] for item in collector.api("GET", "/runs", params={"job": "contacts"}).json()["items"]] == [
-        run["id"]
+    assert json.loads(_tail_value(run, "argv "))[-4:] == [
+        "--batch-size",
+        "1",
+        "--start-date",
+        "2026-03-01",
     ]
+    assert started.read_text().split() == [str(run["id"])]
+    assert [
+        item["id"]
+        for item in collector.api("GET", "/runs", params={"job": "contacts"}).json()["items"]
+    ] == [run["id"]]
+
+    # A dry run is recorded as one and never counts as a success of the job.
+    dry = collector.api("POST", "/jobs/contacts/runs", json={"params": {}, "dry_run": True}).json()
+    dry_run = collector.wait_run(dry["id"])
+    assert (dry_run["status"], dry_run["dry_run"]) == ("success", True)
+    job = collector.api("GET", "/jobs/contacts").json()
+    assert job["last_run"]["id"] == dry["id"]
+    assert job["last_success_at"] == run["finished_at"]
+    assert job["success_ratio"] == 1.0

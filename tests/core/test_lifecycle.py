@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from collector.store.database import Database
 from collector.store.models import ActivityLog, Run
-from tests.core.helpers import pid_alive, read_pid, stubborn_job, sync_job
+from tests.core.helpers import pid_alive, read_pid, stubborn_job, sync_job, wait_for_job_pids
 from tests.support.process import CollectorProcess, wait_for
 
 
@@ -67,10 +67,7 @@ def test_sigterm_cancels_the_running_run_flushes_activity_and_exits_0(
         {"shutdown_grace": "5s", "jobs": [stubborn_job("long", pid_dir)]}
     ).start()
     run_id = collector.api("POST", "/jobs/long/runs", json={}).json()["id"]
-    pids = wait_for(
-        lambda: (c := read_pid(pid_dir / "child.pid")) and (g := read_pid(pid_dir / "grandchild.pid")) and (c, g),
-        what="the job's processes",
-    )
+    pids = wait_for_job_pids(pid_dir)
 
     asked = time.monotonic()
     code = collector.stop(signal.SIGTERM, timeout=15)
@@ -92,7 +89,9 @@ def test_sigterm_cancels_the_running_run_flushes_activity_and_exits_0(
     assert run.error == "the collector shut down while it ran"
     assert run.finished_at is not None
     ended = next(
-        i for i, text in enumerate(messages) if text.startswith(f"Run #{run_id} of long ended cancelled")
+        i
+        for i, text in enumerate(messages)
+        if text.startswith(f"Run #{run_id} of long ended cancelled")
     )
     assert messages.index("jobwatch is shutting down") < ended < messages.index("jobwatch stopped")
     assert messages[-1] == "jobwatch stopped", "the last entry of the stop was not flushed"

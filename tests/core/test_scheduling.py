@@ -6,6 +6,7 @@ exactly the interval, a cron job's ``next_run`` is the next matching minute; a
 global ``max_concurrent_runs`` queues runs first in, first out.
 """
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,19 @@ def test_scheduled_job_runs_on_time_and_next_run_is_right(
     collector = collector_process(
         {
             "jobs": [
-                {"name": "tick", "kind": "command", "command": [PYTHON, "-c", ""], "schedule": "every 1s"},
-                {"name": "cronly", "kind": "command", "command": [PYTHON, "-c", ""], "schedule": "*/5 * * * *"},
+                {
+                    "name": "tick",
+                    "kind": "command",
+                    "command": [PYTHON, "-c", ""],
+                    "schedule": "every 1s",
+                    "overlap": "allow",  # a slow start under load must not skip a fire time
+                },
+                {
+                    "name": "cronly",
+                    "kind": "command",
+                    "command": [PYTHON, "-c", ""],
+                    "schedule": "*/5 * * * *",
+                },
                 {"name": "manual", "kind": "command", "command": [PYTHON, "-c", ""]},
             ]
         }
@@ -44,18 +56,30 @@ def test_scheduled_job_runs_on_time_and_next_run_is_right(
 
     cron = collector.api("GET", "/jobs/cronly").json()
     now = datetime.now(UTC)
-    assert _at(cron["next_run"]) in (_next_five_minutes(now), _next_five_minutes(now - timedelta(seconds=2)))
+    assert _at(cron["next_run"]) in (
+        _next_five_minutes(now),
+        _next_five_minutes(now - timedelta(seconds=2)),
+    )
     assert collector.api("GET", "/jobs/manual").json()["next_run"] is None
 
     def scheduled_runs(count: int) -> list[dict[str, Any]] | None:
+        """Scheduled runs from ``first_due`` on (one may have fired before we asked)."""
         items = collector.api("GET", "/runs", params={"job": "tick"}).json()["items"]
-        runs = sorted((run for run in items if run["trigger"] == "schedule"), key=lambda run: run["id"])
+        runs = sorted(
+            (
+                run
+                for run in items
+                if run["trigger"] == "schedule"
+                and _at(run["queued_at"]) > first_due - timedelta(milliseconds=50)
+            ),
+            key=lambda run: run["id"],
+        )
         return runs if len(runs) >= count else None
 
     first, second = wait_for(lambda: scheduled_runs(2), timeout=6, what="two scheduled runs")[:2]
     for run, due in ((first, first_due), (second, first_due + timedelta(seconds=1))):
         lateness = (_at(run["queued_at"]) - due).total_seconds()
-        assert 0 <= lateness < 0.5, (run, due)
+        assert 0 <= lateness < 0.75, (run, due)
     # Once a fire time has passed, next_run moves on by exactly the interval.
     later = collector.api("GET", "/jobs/tick").json()
     steps = (_at(later["next_run"]) - first_due) / timedelta(seconds=1)
@@ -72,7 +96,16 @@ def test_skip_job_answers_409_while_running_and_queue_job_waits_for_itself(
         {
             "jobs": [
                 sync_job("single", "--total", "2", "--batch-size", "1", "--hold", str(hold)),
-                sync_job("serial", "--total", "2", "--batch-size", "1", "--hold", str(hold), overlap="queue"),
+                sync_job(
+                    "serial",
+                    "--total",
+                    "2",
+                    "--batch-size",
+                    "1",
+                    "--hold",
+                    str(hold),
+                    overlap="queue",
+                ),
             ]
         }
     ).start()
@@ -84,9 +117,9 @@ def test_skip_job_answers_409_while_running_and_queue_job_waits_for_itself(
     refused = collector.api("POST", "/jobs/single/runs", json={})
     assert refused.status_code == 409
     assert f"run {single}" in refused.json()["detail"]
-    assert [run["id"] for run in collector.api("GET", "/runs", params={"job": "single"}).json()["items"]] == [
-        single
-    ]
+    assert [
+        run["id"] for run in collector.api("GET", "/runs", params={"job": "single"}).json()["items"]
+    ] == [single]
 
     queued = collector.api("POST", "/jobs/serial/runs", json={})
     assert queued.status_code == 202
@@ -97,7 +130,9 @@ def test_skip_job_answers_409_while_running_and_queue_job_waits_for_itself(
     hold.touch()
     runs = [collector.wait_run(run_id) for run_id in (single, first, second)]
     assert [run["status"] for run in runs] == ["success"] * 3
-    assert _at(runs[2]["started_at"]) >= _at(runs[1]["finished_at"]), "a queue job overlapped itself"
+    assert _at(runs[2]["started_at"]) >= _at(runs[1]["finished_at"]), (
+        "a queue job overlapped itself"
+    )
     again = collector.api("POST", "/jobs/single/runs", json={})
     assert again.status_code == 202, "a finished skip job must accept a new run"
 
@@ -134,5 +169,5 @@ def test_max_concurrent_runs_queues_first_in_first_out(
     hold.touch()
     runs = [collector.wait_run(run_id) for run_id in [blocker, *(ids[name] for name in order)]]
     assert all(run["status"] == "success" for run in runs), runs
-    for earlier, later in zip(runs, runs[1:], strict=False):
+    for earlier, later in itertools.pairwise(runs):
         assert _at(later["started_at"]) >= _at(earlier["finished_at"]), (earlier, later)

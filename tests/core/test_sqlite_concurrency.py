@@ -23,22 +23,40 @@ WORKERS = 8
 ROUNDS = 25
 
 
-def _worker(db: Database, worker: int, start: threading.Barrier, errors: list[BaseException]) -> None:
+def _worker(
+    db: Database, worker: int, start: threading.Barrier, errors: list[BaseException]
+) -> None:
     try:
         start.wait()
         for round_ in range(ROUNDS):
             with db.write() as session:
                 # Read first, then write: the lock upgrade that a deferred BEGIN cannot do.
-                seen = session.scalar(select(func.count()).select_from(Run).where(Run.job == f"w{worker}"))
+                seen = session.scalar(
+                    select(func.count()).select_from(Run).where(Run.job == f"w{worker}")
+                )
                 assert seen == round_
                 run = Run(
-                    job=f"w{worker}", status="running", trigger="api", params={"round": round_},
-                    queued_at=utcnow(), started_at=utcnow(),
+                    job=f"w{worker}",
+                    status="running",
+                    trigger="api",
+                    params={"round": round_},
+                    queued_at=utcnow(),
+                    started_at=utcnow(),
                 )
                 session.add(run)
                 session.flush()
-                session.add(ActivityLog(**make_row("job", f"w{worker} round {round_}", job=f"w{worker}", run_id=run.id)))
-                session.execute(update(Run).where(Run.id == run.id).values(status="success", records_processed=round_))
+                session.add(
+                    ActivityLog(
+                        **make_row(
+                            "job", f"w{worker} round {round_}", job=f"w{worker}", run_id=run.id
+                        )
+                    )
+                )
+                session.execute(
+                    update(Run)
+                    .where(Run.id == run.id)
+                    .values(status="success", records_processed=round_)
+                )
             with db.read() as session:
                 session.scalar(select(func.count()).select_from(ActivityLog))
     except BaseException as exc:  # any failure, reported by the test thread
@@ -67,7 +85,9 @@ def test_concurrent_writers_never_see_database_is_locked(sqlite_db: Database) ->
 
     with sqlite_db.read() as session:
         assert session.scalar(select(func.count()).select_from(Run)) == WORKERS * ROUNDS
-        assert session.scalar(select(func.count()).where(Run.status == "success")) == WORKERS * ROUNDS
+        assert (
+            session.scalar(select(func.count()).where(Run.status == "success")) == WORKERS * ROUNDS
+        )
         assert session.scalar(select(func.count()).select_from(ActivityLog)) == WORKERS * ROUNDS + 1
         newest = session.scalar(select(func.max(ActivityLog.timestamp)))
     assert newest is not None and utcnow() - newest < timedelta(minutes=1)
@@ -84,5 +104,7 @@ def test_a_deferred_transaction_would_fail_so_the_test_above_can(sqlite_db: Data
         with sqlite_db.write() as session:
             session.add(ActivityLog(**make_row("system", "a write after the reader's snapshot")))
         with pytest.raises(OperationalError, match="database is locked"):
-            reader.exec_driver_sql("INSERT INTO settings (key, value, updated_at) VALUES ('k', '1', '2026-01-01')")
+            reader.exec_driver_sql(
+                "INSERT INTO settings (key, value, updated_at) VALUES ('k', '1', '2026-01-01')"
+            )
         reader.rollback()

@@ -1,7 +1,9 @@
 """Paths and small helpers shared by the stack tests."""
 
+import importlib.util
 import subprocess
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -47,3 +49,12 @@ def recording_rules() -> list[dict]:
         for rule in group["rules"]
         if "record" in rule
     ]
+
+
+def load_dashboard_generator() -> ModuleType:
+    """grafana/generate_dashboards.py as a module (grafana/ is not a package)."""
+    path = REPO / "grafana" / "generate_dashboards.py"
+    spec = importlib.util.spec_from_file_location("generate_dashboards", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -3,14 +3,21 @@ JSON must be its output, and the dashboards must keep the conventions the stack 
 on (fixed uids, $datasource, $__rate_interval, job/source variables, known metrics).
 """
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from tests.stack.helpers import REPO, load_yaml, recording_rules
+from tests.stack.helpers import (
+    REPO,
+    load_dashboard_generator,
+    load_yaml,
+    output,
+    recording_rules,
+    run,
+)
+from tests.support.binaries import require_binary
 
 GRAFANA = REPO / "grafana"
 DASHBOARDS = GRAFANA / "dashboards"
@@ -18,16 +25,7 @@ CONTRACT = REPO.parent / "shared" / "CONTRACT.md"
 UIDS = {"jobwatch-overview", "jobwatch-job", "jobwatch-activity"}
 
 
-def _load_generator():
-    spec = importlib.util.spec_from_file_location(
-        "generate_dashboards", GRAFANA / "generate_dashboards.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-generator = _load_generator()
+generator = load_dashboard_generator()
 MODELS = generator.build_dashboards()
 
 
@@ -219,9 +217,6 @@ def test_provisioning() -> None:
 @pytest.mark.stack
 def test_every_promql_expression_parses(tmp_path: Path) -> None:
     """promtool parses each panel query (variables filled in) as a recording rule."""
-    from tests.stack.helpers import output, run
-    from tests.support.binaries import require_binary
-
     promtool = require_binary("promtool")
     variables = {"job": ".+", "source": ".+", "type": ".+", "__rate_interval": "1m"}
     expressions = generator.promql_expressions(variables)

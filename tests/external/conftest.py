@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.exporters.otlp_receiver import OtlpReceiver, otlp_receiver
 from tests.support.process import CollectorProcess
 
 TOKEN = "external-test-token"
@@ -24,15 +25,25 @@ CONFIG: dict[str, Any] = {
         },
         {"name": "short_lived", "kind": "external", "stale_after": "1h", "timeout": "1s"},
         {"name": "never_reports", "kind": "external", "stale_after": "30m"},
+        {"name": "metered", "kind": "external", "stale_after": "1h"},
         {"name": "local_command", "kind": "command", "command": ["true"]},
     ],
 }
 
 
 @pytest.fixture(scope="package")
-def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+def traces() -> Iterator[OtlpReceiver]:
+    with otlp_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="package")
+def collector(
+    tmp_path_factory: pytest.TempPathFactory, traces: OtlpReceiver
+) -> Iterator[CollectorProcess]:
     """One collector for the tests that do not stop it (starting one costs a second or two)."""
-    process = CollectorProcess(tmp_path_factory.mktemp("collector"), CONFIG).start()
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": traces.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    process = CollectorProcess(tmp_path_factory.mktemp("collector"), CONFIG, env=env).start()
     yield process
     process.close()
 

@@ -186,3 +186,19 @@ def test_an_external_job_that_never_reports_is_stale(collector: CollectorProcess
     assert 'jobwatch_job_stale_after_seconds{job="never_reports"} 1800.0' in metrics
     assert 'jobwatch_job_last_success_timestamp_seconds{job="never_reports"}' not in metrics
     assert 'jobwatch_job_stale_after_seconds{job="with_params"} 172860.0' in metrics
+
+
+def test_external_runs_are_counted_in_the_metrics(collector: CollectorProcess) -> None:
+    run = start(collector, job="metered").json()
+    running = collector.http.get("/metrics").text
+    assert 'jobwatch_job_runs_in_progress{job="metered"} 1.0' in running
+    collector.api("POST", f"/runs/{run['id']}/progress", json={"processed": 2})
+    done = collector.api(
+        "POST", f"/runs/{run['id']}/finish", json={"status": "success", "processed": 4}
+    ).json()
+    metrics = collector.http.get("/metrics").text
+    finished = datetime.fromisoformat(done["finished_at"]).timestamp()
+    assert 'jobwatch_job_runs_total{job="metered",status="success"} 1.0' in metrics
+    assert 'jobwatch_job_records_total{job="metered",outcome="processed"} 4.0' in metrics
+    assert f'jobwatch_job_last_success_timestamp_seconds{{job="metered"}} {finished}' in metrics
+    assert 'jobwatch_job_runs_in_progress{job="metered"} 0.0' in metrics

@@ -8,6 +8,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from collector.client import current_run, track_run
+from tests.exporters.otlp_receiver import OtlpReceiver
 from tests.external.conftest import TOKEN, runs_of
 from tests.support.process import CollectorProcess, free_port
 
@@ -63,7 +64,9 @@ def test_as_a_decorator_each_call_is_a_run(
     assert first["error"] == "1 record(s) failed"
 
 
-def test_the_run_joins_the_callers_trace(collector: CollectorProcess, spool_dir: Path) -> None:
+def test_the_run_joins_the_callers_trace(
+    collector: CollectorProcess, traces: OtlpReceiver, spool_dir: Path
+) -> None:
     tracer = TracerProvider().get_tracer("caller")
     with (
         tracer.start_as_current_span("nightly batch") as caller,
@@ -74,6 +77,13 @@ def test_the_run_joins_the_callers_trace(collector: CollectorProcess, spool_dir:
     trace_id = f"{caller.get_span_context().trace_id:032x}"
     assert inner.get_span_context().trace_id == caller.get_span_context().trace_id
     assert collector.api("GET", f"/runs/{run.run_id}").json()["trace_id"] == trace_id
+    span = traces.wait_for("jobwatch.run nightly", trace_id=trace_id)
+    assert span.parent_span_id == f"{caller.get_span_context().span_id:016x}"
+    assert span.attributes["jobwatch.run_id"] == run.run_id
+    assert (span.attributes["jobwatch.status"], span.attributes["jobwatch.records.processed"]) == (
+        "success",
+        1,
+    )
 
 
 def test_an_unreachable_collector_costs_seconds_and_the_report_waits_in_the_spool(

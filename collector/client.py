@@ -13,6 +13,7 @@ is spooled to disk (``collector.spool``) and delivered by the next tracked run o
 is recorded with the caller's trace id and its span joins the caller's trace.
 """
 
+import json
 import logging
 import os
 import threading
@@ -100,7 +101,16 @@ def _detail(response: httpx.Response) -> Any:
 
 
 def replay_spool(transport: Transport, spool: Spool, warn: Warn = logger.warning) -> int:
-    """Deliver spooled reports for this collector; stops at the first sign it is down."""
+    """Deliver spooled reports for this collector; never raises into the job that asked."""
+    try:
+        return _replay(transport, spool, warn)
+    except Exception as exc:
+        warn(f"jobwatch: could not replay the spool in {spool.directory}: {exc!r}")
+        return 0
+
+
+def _replay(transport: Transport, spool: Spool, warn: Warn) -> int:
+    """Oldest first; stops at the first sign the collector is down."""
     delivered = 0
     for path, record in spool.pending(transport.server):
         headers = record.trace_headers
@@ -173,25 +183,28 @@ class RunReport:
         self._silenced = True
         self._warn(f"jobwatch: the collector refused the {what} of {self.job}: {exc}")
 
-    def start(self) -> None:
+    def _send(self, what: str, path: str, body: dict[str, Any], *, patient: bool) -> Any:
+        """The answer, or None once the reason is noted; never raises into the job."""
         try:
-            self.run_id = self._transport.post("/runs", self._start, headers=self._headers)["id"]
+            return self._transport.post(path, body, headers=self._headers, patient=patient)
         except Unreachable as exc:
             self._went_offline(exc)
         except Rejected as exc:
-            self._refused("start", exc)
+            self._refused(what, exc)
+        except Exception as exc:  # whatever it is, it must not cost the job its run
+            self._went_offline(Unreachable(f"could not report to the collector: {exc!r}"))
+        return None
+
+    def start(self) -> None:
+        run = self._send("start", "/runs", self._start, patient=True)
+        self.run_id = run["id"] if run else None
 
     def progress(self, totals: dict[str, int], message: str | None = None) -> None:
         """Send cumulative totals now; the caller decides how often."""
         if self.run_id is None or self._offline or self._silenced:
             return
         body: dict[str, Any] = {**totals, "message": message}
-        try:
-            self._transport.post(f"/runs/{self.run_id}/progress", body, headers=self._headers)
-        except Unreachable as exc:
-            self._went_offline(exc)
-        except Rejected as exc:
-            self._refused("progress", exc)
+        self._send("progress", f"/runs/{self.run_id}/progress", body, patient=True)
 
     def finish(
         self,
@@ -203,6 +216,7 @@ class RunReport:
         log_tail: str | None = None,
         result: dict[str, Any] | None = None,
     ) -> None:
+        """Deliver the end (and the start, if it never arrived), else spool the whole run."""
         if self._silenced:
             return
         body = {
@@ -215,26 +229,21 @@ class RunReport:
             "finished_at": _now(),
         }
         patient = not self._offline
-        try:
-            if self.run_id is None:
-                run = self._transport.post(
-                    "/runs", self._start, headers=self._headers, patient=patient
-                )
-                self.run_id = run["id"]
-            self._transport.post(
-                f"/runs/{self.run_id}/finish", body, headers=self._headers, patient=patient
-            )
-        except Unreachable as exc:
-            self._went_offline(exc)
+        if self.run_id is None:
+            run = self._send("start", "/runs", self._start, patient=patient)
+            self.run_id = run["id"] if run else None
+        if self.run_id is not None:
+            finish = f"/runs/{self.run_id}/finish"
+            if self._send("finish", finish, body, patient=patient) is not None:
+                return
+        if not self._silenced:
             self._spool_report(body)
-        except Rejected as exc:
-            self._refused("finish", exc)
 
     def _spool_report(self, finish: dict[str, Any]) -> None:
         record = SpooledRun(self._transport.server, self._start, finish, self._headers)
         try:
             path = self._spool.save(record)
-        except OSError as exc:
+        except (OSError, TypeError, ValueError) as exc:
             self._warn(f"jobwatch: could not spool the report of {self.job} ({exc}); it is lost")
             return
         self._warn(f"jobwatch: spooled the report of {self.job} to {path}")
@@ -284,7 +293,11 @@ class TrackedRun:
             self._report.progress(totals, latest)
 
     def set_result(self, **values: Any) -> None:
-        """Merge values into the run's JSON result, sent with the finish."""
+        """Merge values into the run's JSON result, sent with the finish.
+
+        Raises TypeError here, where the value is set, when it cannot be JSON.
+        """
+        json.dumps(values)
         with self._lock:
             self._result.update(values)
 

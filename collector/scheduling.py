@@ -8,7 +8,7 @@ written to the activity log and published for the metrics.
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.base import BaseScheduler
@@ -19,6 +19,7 @@ from collector.jobconfig import JobConfigBase
 
 logger = logging.getLogger(__name__)
 JOB_PREFIX = "job:"
+MAX_REPORTED_MISSES = 1000
 
 
 class JobScheduler:
@@ -50,6 +51,43 @@ class JobScheduler:
             misfire_grace_time=max(int(self._misfire_grace_time), 1),
             replace_existing=True,
         )
+
+    def report_downtime(self, job: JobConfigBase, last_fired: datetime, now: datetime) -> int:
+        """Count and log the fire times that fell while no collector was running.
+
+        APScheduler only sees misses inside its own process; the ones during a
+        restart or outage would otherwise vanish. ``last_fired`` is when the previous
+        process last ran the job on schedule.
+        """
+        if job.schedule is None:
+            return 0
+        grace = timedelta(seconds=self._misfire_grace_time)
+        missed: list[datetime] = []
+        if job.schedule.interval_seconds is not None:
+            step = timedelta(seconds=job.schedule.interval_seconds)
+            moment = last_fired + step
+            while moment + grace < now and len(missed) < MAX_REPORTED_MISSES:
+                missed.append(moment)
+                moment += step
+        else:
+            trigger = job.schedule.trigger()
+            moment = trigger.get_next_fire_time(None, last_fired + timedelta(seconds=1))
+            while moment is not None and moment + grace < now and len(missed) < MAX_REPORTED_MISSES:
+                missed.append(moment)
+                moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))
+        if not missed:
+            return 0
+        log_activity(
+            "system",
+            f"Missed {len(missed)} scheduled run(s) of {job.name} while jobwatch was not running "
+            f"({missed[0].isoformat()} to {missed[-1].isoformat()})",
+            status="warning",
+            job=job.name,
+            details={"missed": len(missed), "first": missed[0].isoformat()},
+        )
+        for moment in missed:
+            self._bus.publish(ScheduleMissed(job=job.name, scheduled_at=moment))
+        return len(missed)
 
     def next_run(self, job_name: str) -> datetime | None:
         job = self._scheduler.get_job(f"{JOB_PREFIX}{job_name}")

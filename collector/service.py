@@ -26,6 +26,7 @@ from collector.runs import RunStore, run_view
 from collector.scheduling import JobScheduler
 from collector.store import migrate
 from collector.store.database import Database
+from collector.store.queries import last_scheduled_runs
 from collector.tasks import BackgroundTasks
 from exporters.metrics import JobwatchMetrics
 from exporters.wiring import install_metrics
@@ -48,6 +49,10 @@ class JobBusy(Exception):
 
 class NotRunnable(Exception):
     pass
+
+
+class ShuttingDown(Exception):
+    """The collector is stopping and takes no new runs."""
 
 
 class Collector:
@@ -78,6 +83,7 @@ class Collector:
         self.started_at: datetime | None = None
         self._trigger_lock = threading.Lock()
         self._stack = ExitStack()
+        self.stopping = threading.Event()
         self.dashboard: DashboardSettings | None = None
 
     def job(self, name: str) -> JobConfigBase:
@@ -103,8 +109,13 @@ class Collector:
         self._stack.enter_context(activity.installed(self.activity))
         self.metrics = install_metrics(self)
         self.runs.abandon_orphans()
+        with self.db.read() as session:
+            last_fired = last_scheduled_runs(session)
+        now = datetime.now(UTC)
         for job in self.settings.jobs:
             self.jobs.add(job)
+            if job.name in last_fired:
+                self.jobs.report_downtime(job, last_fired[job.name], now)
         self.tasks.add(
             RETENTION_TASK,
             RetentionTask(self.db, self.bus, lambda: self.dashboard_config().retention_days),
@@ -141,6 +152,8 @@ class Collector:
             )
         checked = validate_params(job.params, params)
         with self._trigger_lock:
+            if self.stopping.is_set():
+                raise ShuttingDown("jobwatch is shutting down; try again once it is back")
             if job.overlap == "skip":
                 active = self.runs.active_runs(job.name)
                 if active:
@@ -162,6 +175,8 @@ class Collector:
     def _fire_scheduled(self, job_name: str) -> None:
         try:
             self.trigger(job_name, trigger="schedule")
+        except ShuttingDown:
+            return
         except JobBusy as busy:
             log_activity(
                 "system",
@@ -199,6 +214,8 @@ class Collector:
 
     def stop(self) -> None:
         """Stop scheduling, settle running runs within the grace, flush the activity log."""
+        with self._trigger_lock:
+            self.stopping.set()
         log_activity("system", "jobwatch is shutting down", details={"pid": os.getpid()})
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)

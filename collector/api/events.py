@@ -18,6 +18,7 @@ from collector.events import Event
 router = APIRouter(tags=["events"])
 CLIENT_QUEUE = 1000
 HEARTBEAT_SECONDS = 15.0
+STOP_CHECK_SECONDS = 0.5
 
 
 def _frame(kind: str, data: object, timestamp: str) -> str:
@@ -48,12 +49,17 @@ async def events(request: Request, collector: CollectorDep) -> StreamingResponse
         nonlocal dropped
         try:
             yield ": connected\n\n"
-            while not await request.is_disconnected():
+            idle = 0.0
+            while not collector.stopping.is_set() and not await request.is_disconnected():
                 try:
-                    event = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                    event = await asyncio.wait_for(queue.get(), STOP_CHECK_SECONDS)
                 except TimeoutError:
-                    yield ": heartbeat\n\n"
+                    idle += STOP_CHECK_SECONDS
+                    if idle >= HEARTBEAT_SECONDS:
+                        idle = 0.0
+                        yield ": heartbeat\n\n"
                     continue
+                idle = 0.0
                 if dropped:
                     yield _frame("dropped", {"count": dropped}, event.timestamp.isoformat())
                     dropped = 0

@@ -9,7 +9,7 @@ from collector.api.deps import Actor, CollectorDep
 from collector.jobconfig import JobConfigBase
 from collector.params import ParamsError
 from collector.runs import run_view
-from collector.service import Collector, JobBusy, NotRunnable, UnknownJob
+from collector.service import Collector, JobBusy, NotRunnable, ShuttingDown, UnknownJob
 from collector.store.queries import JobSummary, job_summaries
 
 router = APIRouter(tags=["jobs"])
@@ -91,3 +91,5 @@ def trigger(
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(busy)) from None
     except NotRunnable as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    except ShuttingDown as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from None

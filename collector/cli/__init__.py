@@ -4,15 +4,18 @@ import ipaddress
 import logging
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
+import uvicorn
 from rich.console import Console
 
 from collector import __version__
 from collector.cli import exec as exec_cli
 from collector.cli import remote
 from collector.config import ConfigError, Settings, load_settings, resolve_config_path
+from collector.service import Collector
 
 app = typer.Typer(
     name="jobwatch",
@@ -84,15 +87,29 @@ def db_upgrade(config: ConfigOption = None) -> None:
         database.dispose()
 
 
+class _Server(uvicorn.Server):
+    """Tells the collector the moment a stop signal arrives.
+
+    uvicorn waits for open connections before it returns; long-lived ones (``/events``)
+    end only when they learn that the collector is stopping, and new triggers are
+    refused from then on instead of queueing runs that would never start.
+    """
+
+    def __init__(self, collector: "Collector", config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._collector = collector
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._collector.stopping.set()
+        super().handle_exit(sig, frame)
+
+
 @app.command("run")
 def run(config: ConfigOption = None) -> None:
     """Migrate the DB, then run the scheduler, probes and HTTP server until SIGTERM/SIGINT."""
     import signal
 
-    import uvicorn
-
     from collector.api.app import create_app
-    from collector.service import Collector
     from exporters.tracing import setup_tracing, shutdown_tracing
 
     settings = _load(config)
@@ -117,7 +134,8 @@ def run(config: ConfigOption = None) -> None:
     except Exception as exc:
         err.print(f"cannot start: {type(exc).__name__}: {exc}", markup=False)
         raise typer.Exit(1) from None
-    server = uvicorn.Server(
+    server = _Server(
+        collector,
         uvicorn.Config(
             create_app(collector, manage_lifecycle=False),
             host=settings.host,
@@ -125,7 +143,7 @@ def run(config: ConfigOption = None) -> None:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=5,
-        )
+        ),
     )
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default
     # SIGTERM action that would kill the process before collector.stop() records the final

@@ -53,14 +53,18 @@ class Output:
         self.tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
         self.totals = dict.fromkeys(COUNT_NAMES, 0)
         self.message: str | None = None
+        self.last_error_line: str | None = None
         self.version = 0
         self._lock = threading.Lock()
 
     def line(self, raw: bytes, *, parse: bool) -> None:
+        """``parse`` is set for stdout; stderr lines are never progress but may explain a failure."""
         text = raw.decode(errors="replace").rstrip("\r")
         progress = parse_progress(text.strip()) if parse else None
         if progress is None:
             self.tail.append(text)
+            if not parse and text.strip():
+                self.last_error_line = text.strip()
             return
         with self._lock:
             self.totals.update(progress["totals"])
@@ -71,12 +75,17 @@ class Output:
         with self._lock:
             return self.version, dict(self.totals), self.message
 
-    def pump(self, source: BinaryIO, sink: BinaryIO, *, parse: bool) -> None:
+    def pump(self, source: BinaryIO, sink: BinaryIO, parse: bool) -> None:
         """Copy chunks as they come (a prompt or a ``\\r`` progress bar shows at once)."""
         pending = b""
+        passing = True
         while chunk := os.read(source.fileno(), 65536):
-            sink.write(chunk)
-            sink.flush()
+            if passing:
+                try:
+                    sink.write(chunk)
+                    sink.flush()
+                except OSError:  # our own output went away (`| head`): drain, never block it
+                    passing = False
             pending += chunk
             *lines, pending = pending.split(b"\n")
             if len(pending) > MAX_LINE_BYTES:
@@ -91,7 +100,9 @@ class Output:
 def _outcome(code: int, stopped: bool, output: Output) -> tuple[str, str | None]:
     """The command job's rules: exit 0 is success (partial with failures), else failed.
 
-    A command that ended because we were asked to stop is ``cancelled``.
+    A command that ended because we were asked to stop is ``cancelled``. A failure
+    is explained by the last stderr line: stdout and stderr arrive through separate
+    pipes, so the last line of the merged tail may not be the last one written.
     """
     if code == 0:
         failed = output.totals["failed"]
@@ -100,7 +111,9 @@ def _outcome(code: int, stopped: bool, output: Output) -> tuple[str, str | None]
         return "cancelled", "jobwatch exec was stopped by a signal"
     if code < 0:
         return "failed", f"killed by signal {signal.Signals(-code).name}"
-    last = next((line.strip() for line in reversed(output.tail) if line.strip()), "")
+    last = output.last_error_line or next(
+        (line.strip() for line in reversed(output.tail) if line.strip()), ""
+    )
     return "failed", f"exit code {code}" + (f": {last}" if last else "")
 
 
@@ -127,10 +140,10 @@ def _supervise(
         try:
             code = process.wait(timeout=PROGRESS_INTERVAL)
         except subprocess.TimeoutExpired:
-            code = None
-        version, totals, message = output.snapshot()
-        if code is not None:
+            pass
+        else:
             return code
+        version, totals, message = output.snapshot()
         if version != sent:
             sent = version
             report_progress(totals, message)
@@ -140,7 +153,8 @@ def exec_command(
     name: Annotated[str, typer.Argument(help="the external job this command is a run of")],
     command: Annotated[list[str], typer.Argument(help="the command and its arguments, after --")],
     server: Annotated[
-        str | None, typer.Option("--server", help="collector URL (default: $JOBWATCH_SERVER)")
+        str | None,
+        typer.Option("--server", help="collector URL (default: $JOBWATCH_SERVER, else --config's)"),
     ] = None,
     token: Annotated[
         str | None, typer.Option("--token", help="API token (default: $JOBWATCH_API_TOKEN)")
@@ -180,26 +194,31 @@ def exec_command(
         trace_headers={"traceparent": traceparent},
         warn=_warn,
     )
+    try:
+        code = _run_reported(report, command, traceparent)
+    finally:
+        transport.close()
+    raise typer.Exit(code)
+
+
+def _run_reported(report: RunReport, command: list[str], traceparent: str) -> int:
+    """Start, run and finish; the exit code to pass on (128+N for a signal, as shells do)."""
     report.start()
-    env = {**os.environ, "TRACEPARENT": traceparent, "JOBWATCH_JOB": name}
+    env = {**os.environ, "TRACEPARENT": traceparent, "JOBWATCH_JOB": report.job}
     if report.run_id is not None:
         env["JOBWATCH_RUN_ID"] = str(report.run_id)
     output = Output()
     try:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     except OSError as exc:
-        code = 127 if isinstance(exc, FileNotFoundError) else 126
         error = f"cannot start {command[0]!r}: {exc.strerror or exc}"
         _warn(f"jobwatch exec: {error}")
         report.finish("failed", output.totals, error=error)
-        transport.close()
-        raise typer.Exit(code) from None
+        return 127 if isinstance(exc, FileNotFoundError) else 126
     stopped = threading.Event()
     _forward_signals(process, stopped)
     pumps = [
-        threading.Thread(
-            target=output.pump, args=(stream, sink), kwargs={"parse": parse}, daemon=True
-        )
+        threading.Thread(target=output.pump, args=(stream, sink, parse), daemon=True)
         for stream, sink, parse in (
             (process.stdout, sys.stdout.buffer, True),
             (process.stderr, sys.stderr.buffer, False),
@@ -213,8 +232,7 @@ def exec_command(
     status, error = _outcome(code, stopped.is_set(), output)
     _, totals, message = output.snapshot()
     report.finish(status, totals, message=message, error=error, log_tail="\n".join(output.tail))
-    transport.close()
-    raise typer.Exit(code if code >= 0 else 128 - code)
+    return code if code >= 0 else 128 - code
 
 
 def register(app: typer.Typer) -> None:

@@ -135,6 +135,17 @@ def runs_page(
     return rows, _encode(str(rows[-1].id))
 
 
+def last_scheduled_runs(session: Session) -> dict[str, datetime]:
+    """When each job last ran on its schedule, to find what a downtime missed."""
+    return dict(
+        session.execute(
+            select(Run.job, func.max(Run.queued_at))
+            .where(Run.trigger == "schedule")
+            .group_by(Run.job)
+        ).all()
+    )
+
+
 @dataclass(frozen=True)
 class JobSummary:
     last_run: Run | None

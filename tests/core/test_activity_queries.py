@@ -43,7 +43,7 @@ def dataset(now: datetime, count: int = 90) -> list[dict[str, Any]]:
     """Rows spread over ~3 days with timestamp ties, every type, status, job and message."""
     rows = []
     for i in range(count):
-        stamp = now - timedelta(minutes=47 * (i - i % 4 // 3))  # every 4th shares a stamp
+        stamp = now - timedelta(minutes=47 * (i - i % 4 // 3))  # row 4k+3 shares 4k+2's stamp
         rows.append(
             make_row(
                 ACTIVITY_TYPES[i % len(ACTIVITY_TYPES)],

@@ -6,7 +6,6 @@ is cancelled and recorded, the activity log is flushed and the exit code is 0.
 """
 
 import signal
-import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -69,11 +68,8 @@ def test_sigterm_cancels_the_running_run_flushes_activity_and_exits_0(
     run_id = collector.api("POST", "/jobs/long/runs", json={}).json()["id"]
     pids = wait_for_job_pids(pid_dir)
 
-    asked = time.monotonic()
     code = collector.stop(signal.SIGTERM, timeout=15)
-    took = time.monotonic() - asked
     assert code == 0, collector.log()
-    assert took < 8, took
     assert "Traceback" not in collector.log()
     assert not any(pid_alive(pid) for pid in pids), "a job process outlived the collector"
 

@@ -1,9 +1,11 @@
 """The report-in API against a real collector: idempotent starts, progress, finish, errors."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.external.conftest import runs_of
 from tests.support.process import CollectorProcess, wait_for
@@ -35,6 +37,18 @@ def test_a_retried_start_returns_the_same_run(collector: CollectorProcess) -> No
     assert same == [run["id"]]
     other = start(collector, job="with_params", client_run_id="cron-43")
     assert other.status_code == 201 and other.json()["id"] != run["id"]
+
+
+def test_concurrent_retries_of_one_start_make_one_run(collector: CollectorProcess) -> None:
+    def attempt(_: int) -> tuple[int, int]:
+        response = start(collector, job="nightly", client_run_id="raced")
+        return response.status_code, response.json()["id"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(attempt, range(8)))
+    assert sorted(code for code, _ in answers) == [200] * 7 + [201]
+    assert len({run_id for _, run_id in answers}) == 1
+    assert len([r for r in runs_of(collector, "nightly") if r["client_run_id"] == "raced"]) == 1
 
 
 def test_progress_and_finish_are_recorded_like_internal_runs(collector: CollectorProcess) -> None:
@@ -200,5 +214,10 @@ def test_external_runs_are_counted_in_the_metrics(collector: CollectorProcess) -
     finished = datetime.fromisoformat(done["finished_at"]).timestamp()
     assert 'jobwatch_job_runs_total{job="metered",status="success"} 1.0' in metrics
     assert 'jobwatch_job_records_total{job="metered",outcome="processed"} 4.0' in metrics
-    assert f'jobwatch_job_last_success_timestamp_seconds{{job="metered"}} {finished}' in metrics
+    [last_success] = [
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith('jobwatch_job_last_success_timestamp_seconds{job="metered"}')
+    ]
+    assert last_success == pytest.approx(finished, abs=1e-3)
     assert 'jobwatch_job_runs_in_progress{job="metered"} 0.0' in metrics

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import signal
 import sys
 import time
 from datetime import datetime
@@ -165,3 +166,24 @@ def test_reports_are_spooled_while_the_collector_is_down_and_sent_later(
     again = run_exec(collector.url, "with_params", python("pass"), spool_dir=spool_dir)
     assert again.returncode == 0 and "delivered 1 spooled report(s)" in again.stderr
     assert [run["id"] for run in runs_of(collector, "nightly")] == [late["id"]]
+
+
+def test_sigterm_reaches_the_command_and_the_run_is_cancelled(
+    collector: CollectorProcess, spool_dir: Path
+) -> None:
+    wrapper = start_exec(
+        collector.url,
+        "nightly",
+        python("import time; print('up', flush=True); time.sleep(60)"),
+        spool_dir=spool_dir,
+        args=("--client-run-id", "stopped"),
+    )
+    try:
+        assert wrapper.stdout is not None and wrapper.stdout.readline() == "up\n"
+        wrapper.send_signal(signal.SIGTERM)
+        wrapper.communicate(timeout=30)
+    finally:
+        wrapper.kill()
+    assert wrapper.returncode == 128 + signal.SIGTERM
+    [run] = [r for r in runs_of(collector, "nightly") if r["client_run_id"] == "stopped"]
+    assert (run["status"], run["error"]) == ("cancelled", "jobwatch exec was stopped by a signal")

@@ -58,7 +58,7 @@ class Output:
         self._lock = threading.Lock()
 
     def line(self, raw: bytes, *, parse: bool) -> None:
-        """``parse`` is set for stdout; stderr lines are never progress but may explain a failure."""
+        """``parse`` is set for stdout; stderr is never progress but may explain a failure."""
         text = raw.decode(errors="replace").rstrip("\r")
         progress = parse_progress(text.strip()) if parse else None
         if progress is None:

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 from opentelemetry import propagate
 
-from collector.context import COUNT_NAMES
+from collector.counts import add_counts, zero_counts
 from collector.spool import Spool, SpooledRun, default_spool_dir
 
 logger = logging.getLogger("jobwatch.client")
@@ -255,7 +255,7 @@ class TrackedRun:
     def __init__(self, report: RunReport) -> None:
         self._report = report
         self._lock = threading.Lock()
-        self._counts = dict.fromkeys(COUNT_NAMES, 0)
+        self._counts = zero_counts()
         self._message: str | None = None
         self._result: dict[str, Any] = {}
         self._last_sent = 0.0
@@ -280,8 +280,13 @@ class TrackedRun:
     ) -> None:
         """Add to the counts; they are sent at most once a second (and always at the end)."""
         with self._lock:
-            for name, value in zip(COUNT_NAMES, (processed, created, updated, failed), strict=True):
-                self._counts[name] += int(value)
+            add_counts(
+                self._counts,
+                processed=processed,
+                created=created,
+                updated=updated,
+                failed=failed,
+            )
             if message is not None:
                 self._message = message
             now = time.monotonic()

@@ -11,9 +11,8 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from collector.activity import log_activity
+from collector.counts import COUNT_NAMES, LOG_TAIL_LINES, add_counts, zero_counts
 
-COUNT_NAMES = ("processed", "created", "updated", "failed")
-LOG_TAIL_LINES = 200
 CancelReason = Literal["cancelled", "timed_out"]
 
 
@@ -21,7 +20,7 @@ CancelReason = Literal["cancelled", "timed_out"]
 class LiveState:
     """What a run has reported so far; read by the API while the run is live."""
 
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_NAMES, 0))
+    counts: dict[str, int] = field(default_factory=zero_counts)
     message: str | None = None
     log_tail: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
     result: dict[str, Any] = field(default_factory=dict)
@@ -84,8 +83,13 @@ class RunContext:
     ) -> None:
         """Add to the run's counts."""
         with self._lock:
-            for name, value in zip(COUNT_NAMES, (processed, created, updated, failed), strict=True):
-                self.state.counts[name] += int(value)
+            add_counts(
+                self.state.counts,
+                processed=processed,
+                created=created,
+                updated=updated,
+                failed=failed,
+            )
             if message is not None:
                 self.state.message = message
         self._on_change(self)

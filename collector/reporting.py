@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from collector.config import Settings
-from collector.context import COUNT_NAMES, LOG_TAIL_LINES
+from collector.counts import COUNT_NAMES, LOG_TAIL_LINES
 from collector.durations import format_duration
 from collector.events import utcnow
 from collector.jobconfig import JobConfigBase

@@ -7,9 +7,10 @@ so metrics, SSE clients and the CLI only ever see states that are recorded.
 import threading
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from collector.activity import log_activity
 from collector.context import RunContext
@@ -17,9 +18,12 @@ from collector.events import EventBus, RunChanged, utcnow
 from collector.store.database import Database
 from collector.store.models import Run
 
-ACTIVE_STATUSES = ("queued", "running")
-FINAL_STATUSES = ("success", "partial", "failed", "cancelled", "timed_out", "abandoned")
-RUN_STATUSES = ACTIVE_STATUSES + FINAL_STATUSES
+RunStatus = Literal[
+    "queued", "running", "success", "partial", "failed", "cancelled", "timed_out", "abandoned"
+]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+ACTIVE_STATUSES = RUN_STATUSES[:2]
+FINAL_STATUSES = RUN_STATUSES[2:]
 TRIGGERS = ("schedule", "manual", "api", "external")
 PROGRESS_WRITE_INTERVAL = 1.0
 _ACTIVITY_STATUS = {
@@ -73,6 +77,16 @@ def run_view(run: Run, live: RunContext | None = None) -> dict[str, Any]:
         "client_run_id": run.client_run_id,
         "user": run.user,
     }
+
+
+def _open_run(session: Session, run_id: int) -> Run:
+    """The run, for a change that only a run still going may take."""
+    run = session.get(Run, run_id)
+    if run is None:
+        raise UnknownRun(run_id)
+    if run.status in FINAL_STATUSES:
+        raise RunFinished(f"run {run_id} already ended {run.status}")
+    return run
 
 
 class RunStore:
@@ -184,11 +198,7 @@ class RunStore:
         Unthrottled: the reporting client already sends at most about once a second.
         """
         with self._database.write() as session:
-            run = session.get(Run, run_id)
-            if run is None:
-                raise UnknownRun(run_id)
-            if run.status in FINAL_STATUSES:
-                raise RunFinished(f"run {run_id} already ended {run.status}")
+            run = _open_run(session, run_id)
             for name, value in counts.items():
                 setattr(run, f"records_{name}", value)
             run.message = message or run.message
@@ -216,11 +226,7 @@ class RunStore:
             self._last_progress_write.pop(run_id, None)
         now = finished_at or utcnow()
         with self._database.write() as session:
-            run = session.get(Run, run_id)
-            if run is None:
-                raise UnknownRun(run_id)
-            if run.status in FINAL_STATUSES:
-                raise RunFinished(f"run {run_id} already ended {run.status}")
+            run = _open_run(session, run_id)
             previous = run.status
             run.status = status
             run.finished_at = now

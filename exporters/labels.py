@@ -6,7 +6,7 @@ never drift apart; the drop reasons are the ones ``collector.activity`` publishe
 
 import math
 
-from collector.context import COUNT_NAMES as RECORD_OUTCOMES
+from collector.counts import COUNT_NAMES as RECORD_OUTCOMES
 from collector.runs import ACTIVE_STATUSES as LIVE_STATUSES
 from collector.runs import FINAL_STATUSES
 

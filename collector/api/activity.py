@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from collector.activity import ActivityStatus, ActivityType, entry_view
-from collector.api.deps import CollectorDep, as_utc
+from collector.api.deps import CollectorDep, as_utc, unprocessable
 from collector.retention import window_start
 from collector.store.queries import ActivityFilter, BadCursor, activity_page, activity_stream
 
@@ -65,9 +65,7 @@ def recent(
         with collector.db.read() as session:
             rows, next_cursor = activity_page(session, where, limit=limit, cursor=cursor)
     except BadCursor as exc:
-        raise HTTPException(
-            422, detail=[{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]
-        ) from None
+        raise unprocessable((["query", "cursor"], str(exc))) from None
     return {"items": [entry_view(row) for row in rows], "next_cursor": next_cursor}
 
 

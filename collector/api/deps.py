@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from collector.params import ParamsError
 from collector.service import Collector
 
 _bearer = HTTPBearer(auto_error=False)
@@ -49,3 +50,16 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def unprocessable(*problems: tuple[list[str | int], str]) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, so clients parse one format."""
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail=[{"loc": loc, "msg": message, "type": "value_error"} for loc, message in problems],
+    )
+
+
+def bad_params(error: ParamsError) -> HTTPException:
+    """422 naming each bad param at ``body.params.<name>``."""
+    return unprocessable(*((["body", "params", name], problem) for name, problem in error.problems))

@@ -12,8 +12,8 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from collector.api.deps import Actor, CollectorDep, as_utc
-from collector.context import COUNT_NAMES
+from collector.api.deps import Actor, CollectorDep, as_utc, bad_params
+from collector.counts import COUNT_NAMES
 from collector.params import ParamsError
 from collector.reporting import REPORTED_STATUSES, NotExternal
 from collector.runs import RunFinished, UnknownRun
@@ -94,13 +94,7 @@ def start_run(
     except NotExternal as exc:
         raise _conflict(exc) from None
     except ParamsError as error:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {"loc": ["body", "params", param], "msg": problem, "type": "value_error"}
-                for param, problem in error.problems
-            ],
-        ) from None
+        raise bad_params(error) from None
     if not created:
         response.status_code = status.HTTP_200_OK
     return run

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector.api.deps import Actor, CollectorDep
+from collector.api.deps import Actor, CollectorDep, bad_params
 from collector.jobconfig import JobConfigBase
 from collector.params import ParamsError
 from collector.runs import run_view
@@ -80,13 +80,7 @@ def trigger(
     try:
         return collector.trigger(name, body.params, trigger="api", dry_run=body.dry_run, user=actor)
     except ParamsError as error:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {"loc": ["body", "params", param], "msg": problem, "type": "value_error"}
-                for param, problem in error.problems
-            ],
-        ) from None
+        raise bad_params(error) from None
     except JobBusy as busy:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(busy)) from None
     except NotRunnable as exc:

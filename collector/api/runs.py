@@ -5,8 +5,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from collector.api.deps import Actor, CollectorDep, as_utc
-from collector.runs import RUN_STATUSES, UnknownRun, run_view
+from collector.api.deps import Actor, CollectorDep, as_utc, unprocessable
+from collector.runs import RunStatus, UnknownRun, run_view
 from collector.store.queries import BadCursor, RunFilter, runs_page
 
 router = APIRouter(tags=["runs"])
@@ -16,32 +16,18 @@ router = APIRouter(tags=["runs"])
 def list_runs(
     collector: CollectorDep,
     job: Annotated[str | None, Query(max_length=64)] = None,
-    status_: Annotated[str | None, Query(alias="status")] = None,
+    status_: Annotated[RunStatus | None, Query(alias="status")] = None,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    if status_ is not None and status_ not in RUN_STATUSES:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["query", "status"],
-                    "msg": f"must be one of {', '.join(RUN_STATUSES)}",
-                    "type": "value_error",
-                }
-            ],
-        )
     where = RunFilter(job=job, status=status_, date_from=as_utc(date_from), date_to=as_utc(date_to))
     try:
         with collector.db.read() as session:
             rows, next_cursor = runs_page(session, where, limit=limit, cursor=cursor)
     except BadCursor as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}],
-        ) from None
+        raise unprocessable((["query", "cursor"], str(exc))) from None
     items = [run_view(row, collector.executor.live(row.id)) for row in rows]
     return {"items": items, "next_cursor": next_cursor}
 

@@ -23,9 +23,9 @@ from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from collector.cli.client import ClientError, server_settings
-from collector.cli.remote import _parse_params
+from collector.cli.remote import parse_params
 from collector.client import PROGRESS_INTERVAL, RunReport, Transport, replay_spool
-from collector.context import COUNT_NAMES, LOG_TAIL_LINES
+from collector.counts import LOG_TAIL_LINES, zero_counts
 from collector.kinds.command import parse_progress
 from collector.spool import SPOOL_DIR_ENV, Spool, default_spool_dir
 
@@ -51,7 +51,7 @@ class Output:
 
     def __init__(self) -> None:
         self.tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
-        self.totals = dict.fromkeys(COUNT_NAMES, 0)
+        self.totals = zero_counts()
         self.message: str | None = None
         self.last_error_line: str | None = None
         self.version = 0
@@ -176,7 +176,7 @@ def exec_command(
 ) -> None:
     """Run a command here and report it to the collector as a run of an external job."""
     try:
-        params = _parse_params(param or [])
+        params = parse_params(param or [])
     except ClientError as error:
         _warn(str(error))
         raise typer.Exit(error.code) from None

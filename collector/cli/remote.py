@@ -98,7 +98,7 @@ def jobs(server: ServerOption = None, config: ConfigOption = None) -> None:
         raise _fail(error) from None
 
 
-def _parse_params(pairs: list[str]) -> dict[str, str]:
+def parse_params(pairs: list[str]) -> dict[str, str]:
     params: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -153,7 +153,7 @@ def trigger(
     """Start a run through the API."""
     try:
         client = _client(server, config)
-        body = {"params": _parse_params(param or []), "dry_run": dry_run}
+        body = {"params": parse_params(param or []), "dry_run": dry_run}
         run = client.post(f"{API}/jobs/{name}/runs", body)
         err.print(f"run #{run['id']} of {name} {run['status']}", highlight=False)
         if not wait:

@@ -16,7 +16,8 @@ from typing import Any, Literal
 from opentelemetry import propagate
 from pydantic import Field
 
-from collector.context import COUNT_NAMES, RunContext
+from collector.context import RunContext
+from collector.counts import COUNT_NAMES
 from collector.jobconfig import JobConfigBase
 from collector.kinds.base import Kind, Outcome, outcome_from_counts
 from collector.params import to_flags

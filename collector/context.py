@@ -41,6 +41,7 @@ class RunContext:
         params: dict[str, Any],
         dry_run: bool = False,
         on_change: Callable[["RunContext"], None] = lambda _ctx: None,
+        on_process: Callable[[int, int], None] = lambda _run_id, _pid: None,
     ) -> None:
         self.run_id = run_id
         self.job = job
@@ -51,6 +52,7 @@ class RunContext:
         self._cancel = threading.Event()
         self._cancel_reason: CancelReason | None = None
         self._on_change = on_change
+        self._on_process = on_process
         self._tracer = trace.get_tracer(__name__)
 
     @property
@@ -103,6 +105,10 @@ class RunContext:
             if message is not None:
                 self.state.message = message
         self._on_change(self)
+
+    def attach_process(self, pid: int) -> None:
+        """Record the process group a kind started, so a crash never orphans it for good."""
+        self._on_process(self.run_id, pid)
 
     def counts(self) -> dict[str, int]:
         with self._lock:

@@ -122,6 +122,7 @@ class LocalExecutor:
                     params=pending.params,
                     dry_run=pending.dry_run,
                     on_change=self._runs.record_progress,
+                    on_process=self._runs.record_process,
                 )
                 active = _Active(pending, ctx)
                 self._active[pending.run_id] = active

@@ -6,6 +6,7 @@ so metrics, SSE clients and the CLI only ever see states that are recorded.
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, get_args
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from collector.activity import log_activity
 from collector.context import RunContext
 from collector.events import EventBus, RunChanged, utcnow
+from collector.leftovers import stop_leftovers
 from collector.store.database import Database
 from collector.store.models import Run
 
@@ -165,6 +167,10 @@ class RunStore:
         )
         return self._publish(run, previous)
 
+    def record_process(self, run_id: int, pid: int) -> None:
+        with self._database.write() as session:
+            session.execute(update(Run).where(Run.id == run_id).values(pid=pid))
+
     def record_progress(self, ctx: RunContext, *, force: bool = False) -> None:
         """Write live counts at most once a second per run, so chatty jobs stay cheap."""
         now = time.monotonic()
@@ -274,23 +280,34 @@ class RunStore:
                 query = query.where(Run.job == job)
             return list(session.scalars(query.order_by(Run.id)))
 
-    def abandon_orphans(self) -> list[int]:
+    def abandon_orphans(self, grace_for: Callable[[str], float]) -> list[int]:
         """Runs a dead process left queued or running become ``abandoned``.
 
-        External runs are reported by other processes and keep their status.
+        External runs are reported by other processes and keep their status. Processes
+        a command run left behind are stopped, with the job's ``cancel_grace`` (from
+        ``grace_for``) between SIGTERM and SIGKILL.
         """
         orphans = [run for run in self.active_runs() if run.trigger != "external"]
+        stopped: dict[str, list[int]] = {}
         for run in orphans:
+            if run.pid is not None:
+                leftovers = stop_leftovers(run.id, run.pid, grace_for(run.job))
+                if leftovers:
+                    stopped[str(run.id)] = leftovers
             self.finish(
                 run.id,
                 "abandoned",
                 error=f"the collector stopped while this run was {run.status}",
             )
         if orphans:
+            message = f"Marked {len(orphans)} run(s) abandoned after an unclean stop"
+            if stopped:
+                count = sum(len(pids) for pids in stopped.values())
+                message += f"; stopped {count} process(es) they left running"
             log_activity(
                 "system",
-                f"Marked {len(orphans)} run(s) abandoned after an unclean stop",
+                message,
                 status="warning",
-                details={"run_ids": [run.id for run in orphans]},
+                details={"run_ids": [run.id for run in orphans], "stopped_pids": stopped},
             )
         return [run.id for run in orphans]

@@ -92,6 +92,14 @@ class Collector:
             raise UnknownJob(name)
         return job
 
+    def _cancel_grace(self, job_name: str) -> float:
+        job = self.settings.job(job_name)
+        return (
+            job.cancel_grace
+            if job is not None
+            else JobConfigBase.model_fields["cancel_grace"].default
+        )
+
     def scheduler_next_run(self, job_name: str) -> datetime | None:
         return self.jobs.next_run(job_name)
 
@@ -108,7 +116,7 @@ class Collector:
         self.activity.start()
         self._stack.enter_context(activity.installed(self.activity))
         self.metrics = install_metrics(self)
-        self.runs.abandon_orphans()
+        self.runs.abandon_orphans(self._cancel_grace)
         with self.db.read() as session:
             last_fired = last_scheduled_runs(session)
         now = datetime.now(UTC)

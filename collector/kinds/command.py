@@ -109,6 +109,7 @@ def execute(ctx: RunContext, job: CommandJob) -> Outcome:  # type: ignore[overri
         except OSError as exc:
             return Outcome("failed", f"cannot start {argv[0]!r}: {exc.strerror or exc}")
         span.set_attribute("process.pid", process.pid)
+        ctx.attach_process(process.pid)
         reader = threading.Thread(target=_read_output, args=(process, ctx), daemon=True)
         reader.start()
         while process.poll() is None:

@@ -67,6 +67,7 @@ class Run(Base):
     trace_id: Mapped[str | None] = mapped_column(String(32))
     client_run_id: Mapped[str | None] = mapped_column(String(128))
     user: Mapped[str | None] = mapped_column(String(128))
+    pid: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_runs_job_queued_at", "job", "queued_at"),

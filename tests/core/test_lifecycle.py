@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from collector.store.database import Database
 from collector.store.models import ActivityLog, Run
-from tests.core.helpers import pid_alive, read_pid, stubborn_job, sync_job, wait_for_job_pids
+from tests.core.helpers import pid_alive, stubborn_job, sync_job, wait_for_job_pids
 from tests.support.process import CollectorProcess, wait_for
 
 
@@ -28,14 +28,16 @@ def test_kill_9_leaves_running_and_queued_runs_abandoned_after_restart(
     }
     first = collector_process(config).start()
     running = first.api("POST", "/jobs/long/runs", json={}).json()["id"]
-    wait_for(lambda: read_pid(tmp_path / "pids" / "child.pid"), what="the long job's child")
+    job_pids = wait_for_job_pids(tmp_path / "pids")
     queued = first.api("POST", "/jobs/waiting/runs", json={}).json()["id"]
     assert first.api("GET", f"/runs/{running}").json()["status"] == "running"
     assert first.api("GET", f"/runs/{queued}").json()["status"] == "queued"
     first.kill()
     assert first.process is not None and first.process.returncode == -signal.SIGKILL
 
+    assert all(pid_alive(pid) for pid in job_pids), "the job must outlive the killed collector"
     second = collector_process(config).start()
+    assert not any(pid_alive(pid) for pid in job_pids), "the restart left the job running"
     for run_id, was in ((running, "running"), (queued, "queued")):
         run = second.api("GET", f"/runs/{run_id}").json()
         assert run["status"] == "abandoned", run
@@ -48,7 +50,10 @@ def test_kill_9_leaves_running_and_queued_runs_abandoned_after_restart(
 
     entries = wait_for(abandoned_entries, what="the 'abandoned' activity entry")
     assert len(entries) == 1
-    assert entries[0]["message"] == "Marked 2 run(s) abandoned after an unclean stop"
+    assert entries[0]["message"] == (
+        "Marked 2 run(s) abandoned after an unclean stop; stopped 2 process(es) they left running"
+    )
+    assert sorted(entries[0]["details"]["stopped_pids"][str(running)]) == sorted(job_pids)
     assert entries[0]["status"] == "warning"
     assert sorted(entries[0]["details"]["run_ids"]) == sorted([running, queued])
     per_run = second.api("GET", "/activity/recent", params={"run_id": running}).json()["items"]

@@ -22,6 +22,7 @@ from collector.probes import PROBES
 
 DEFAULT_CONFIG = Path("jobwatch.yaml")
 ENV_PREFIX = "JOBWATCH_"
+RESERVED_JOB_NAMES = frozenset({"jobwatch"})
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 JobConfig = Annotated[
@@ -232,6 +233,14 @@ def _semantic_problems(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]
         name = job.get("name") if isinstance(job, dict) else None
         if not isinstance(name, str):
             continue
+        if name in RESERVED_JOB_NAMES:
+            problems.append(
+                (
+                    ("jobs", position, "name"),
+                    f"{name!r} is reserved: Prometheus scrapes jobwatch as job={name!r}, "
+                    "so a job of that name could not be told apart from the collector",
+                )
+            )
         if name in seen:
             problems.append(
                 (
@@ -293,10 +302,15 @@ def load_settings(path: Path | str | None = None) -> Settings:
             problems.append(
                 Problem(str(config_path), line, _field_name(path_in_data, data), message)
             )
-        raise ConfigError(problems + semantic) from None
+        raise ConfigError(_in_reading_order(problems + semantic)) from None
     if semantic:
         raise ConfigError(semantic)
     return settings
+
+
+def _in_reading_order(problems: list[Problem]) -> list[Problem]:
+    """Environment problems first, then the file's from top to bottom, as one reads it."""
+    return sorted(problems, key=lambda problem: (problem.line is not None, problem.line or 0))
 
 
 def _nearest_line(path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:

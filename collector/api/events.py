@@ -6,6 +6,7 @@ collector down.
 """
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -40,7 +41,9 @@ async def events(request: Request, collector: CollectorDep) -> StreamingResponse
             dropped += 1
 
     def on_event(event: Event) -> None:
-        if event.sse_data() is not None:
+        if event.sse_data() is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(enqueue, event)
 
     unsubscribe = collector.bus.subscribe(on_event)

@@ -45,6 +45,12 @@ EXPECTED = [
 ]
 
 
+def _line_number(expected: str) -> int:
+    """Where a problem sits in the file; environment problems (no line) come first."""
+    location = expected.split(": ", 1)[0]
+    return int(location.rsplit(":", 1)[1]) if location.startswith("{path}") else 0
+
+
 @pytest.fixture
 def bad_config(tmp_path: Path) -> Path:
     path = tmp_path / "jobwatch.yaml"
@@ -66,11 +72,8 @@ def test_check_config_reports_every_mistake_with_file_and_line(
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == len(EXPECTED), result.stderr
-    for expected in EXPECTED:
-        want = expected.format(path=bad_config)
-        assert any(line.startswith(want) for line in lines), (
-            f"missing {want!r} in:\n{result.stderr}"
-        )
+    for line, expected in zip(lines, sorted(EXPECTED, key=_line_number), strict=True):
+        assert line.startswith(expected.format(path=bad_config)), result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -104,6 +107,10 @@ def test_run_with_the_same_file_exits_2_before_starting(bad_config: Path, tmp_pa
             "{path}:4: jobs[0](ok).command: List should have at least 1 item",
         ),
         ("jobs:\n  - name: ok\n    kind: shell\n", "{path}:2: jobs[0](ok)"),
+        (
+            "jobs:\n  - name: jobwatch\n    kind: command\n    command: [x]\n",
+            "{path}:2: jobs[0](jobwatch).name: 'jobwatch' is reserved",
+        ),
     ],
 )
 def test_other_mistakes_point_at_their_line(tmp_path: Path, text: str, expected: str) -> None:

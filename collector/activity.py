@@ -6,6 +6,7 @@ is dropped and the drop is published (``jobwatch_activity_dropped_total``), beca
 a job must never stall on its own bookkeeping and a loss must never be silent.
 """
 
+import json
 import logging
 import queue
 import threading
@@ -15,9 +16,10 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 from sqlalchemy import insert
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from collector.events import ActivityDropped, ActivityRecorded, EventBus, utcnow
-from collector.store.database import Database
+from collector.store.database import Database, storable_text
 from collector.store.models import ActivityLog
 
 logger = logging.getLogger("jobwatch.activity")
@@ -47,6 +49,13 @@ def entry_view(row: ActivityLog) -> dict[str, Any]:
     }
 
 
+def _refused(exc: Exception) -> bool:
+    """The database (or the driver, before sending) refused the rows themselves."""
+    if isinstance(exc, DataError | IntegrityError):
+        return True
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
+
+
 class ActivityWriter:
     """Batches entries from any thread into the database on one background thread."""
 
@@ -66,6 +75,7 @@ class ActivityWriter:
         self._max_attempts = max_attempts
         self._thread = threading.Thread(target=self._loop, name="activity-writer", daemon=True)
         self._started = False
+        self._closed = False
 
     def start(self) -> None:
         if not self._started:
@@ -76,6 +86,11 @@ class ActivityWriter:
         return self._queue.qsize()
 
     def submit(self, row: dict[str, Any]) -> bool:
+        if self._closed:
+            # Nothing would ever write it, and flush() would wait for it forever.
+            self._bus.publish(ActivityDropped(reason="closed"))
+            logger.warning("activity writer closed, dropped: %s", row["message"])
+            return False
         try:
             self._queue.put_nowait(row)
         except queue.Full:
@@ -85,12 +100,20 @@ class ActivityWriter:
         return True
 
     def flush(self) -> None:
-        """Return once every entry submitted so far is committed (or counted as dropped)."""
-        if self._started:
-            self._queue.join()
+        """Return once every entry submitted so far is committed (or counted as dropped).
+
+        Also returns if the writer thread has died: what it left queued is lost either way.
+        """
+        if not self._started:
+            return
+        done = self._queue.all_tasks_done
+        with done:
+            while self._queue.unfinished_tasks and self._thread.is_alive():
+                done.wait(0.1)
 
     def close(self) -> None:
         """Write what is queued, then stop the thread; called at shutdown."""
+        self._closed = True
         if self._started and self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
@@ -109,23 +132,44 @@ class ActivityWriter:
                     stop = True
                 else:
                     batch.append(item)
-            if batch:
-                self._write(batch)
-            for _ in range(len(batch) + (1 if stop else 0)):
-                self._queue.task_done()
+            try:
+                if batch:
+                    self._write(batch)
+            except Exception:
+                # A bug here must cost this batch, not the thread and every later entry.
+                logger.exception("activity writer failed on a batch of %d", len(batch))
+                self._bus.publish(ActivityDropped(reason="write_error", count=len(batch)))
+            finally:
+                for _ in range(len(batch) + (1 if stop else 0)):
+                    self._queue.task_done()
             if stop:
                 return
 
+    def _insert(self, batch: list[dict[str, Any]]) -> list[int]:
+        with self._database.write() as session:
+            return list(
+                session.scalars(
+                    insert(ActivityLog).returning(ActivityLog.id, sort_by_parameter_order=True),
+                    batch,
+                ).all()
+            )
+
     def _write(self, batch: list[dict[str, Any]]) -> None:
+        """Retry while the database is away; when it refuses the data instead (retrying
+        cannot help), write the entries one by one so only the refused ones are dropped."""
         for attempt in range(1, self._max_attempts + 1):
             try:
-                with self._database.write() as session:
-                    ids = session.scalars(
-                        insert(ActivityLog).returning(ActivityLog.id, sort_by_parameter_order=True),
-                        batch,
-                    ).all()
+                ids = self._insert(batch)
                 break
-            except Exception:
+            except Exception as exc:
+                if _refused(exc):
+                    if len(batch) > 1:
+                        for row in batch:
+                            self._write([row])
+                        return
+                    logger.exception("activity entry refused, dropped: %s", batch[0]["message"])
+                    self._bus.publish(ActivityDropped(reason="write_error"))
+                    return
                 logger.exception("activity write failed (attempt %d)", attempt)
                 if attempt == self._max_attempts:
                     self._bus.publish(ActivityDropped(reason="write_error", count=len(batch)))
@@ -153,6 +197,17 @@ def installed(writer: ActivityWriter) -> Iterator[ActivityWriter]:
             _writer = previous
 
 
+def _jsonable(details: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Values JSON cannot hold (datetimes, sets, objects) as their text, so the entry is kept."""
+    if details is None:
+        return None
+    try:
+        json.dumps(details)
+    except (TypeError, ValueError):
+        return json.loads(json.dumps(details, default=str))
+    return details
+
+
 def make_row(
     type: str,
     message: str,
@@ -175,8 +230,8 @@ def make_row(
         "timestamp": timestamp or utcnow(),
         "type": type,
         "status": status,
-        "message": str(message)[:MAX_MESSAGE_LENGTH],
-        "details": details,
+        "message": storable_text(str(message)[:MAX_MESSAGE_LENGTH]),
+        "details": _jsonable(details),
         "user": user,
         "job": job,
         "run_id": run_id,

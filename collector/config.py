@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from collector.jobconfig import Duration, JobConfigBase
+from collector.jobconfig import Duration, JobConfigBase, PositiveDuration
 from collector.kinds import KINDS
 from collector.probes import PROBES
 
@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     max_concurrent_runs: int = Field(default=4, ge=1, le=256)
     misfire_grace_time: Duration = 300.0
     shutdown_grace: Duration = 20.0
-    retention_interval: Duration = 3600.0
+    retention_interval: PositiveDuration = 3600.0
     log_level: str = "INFO"
     jobs: list[JobConfig] = Field(default_factory=list)
     probes: ProbesConfig = Field(default_factory=ProbesConfig)  # type: ignore[valid-type]
@@ -136,20 +136,46 @@ def _expand_env(value: Any) -> Any:
     return value
 
 
-def _line_index(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:
-    """Line of every key and list item, so an error points at what the user wrote."""
+def _line_index(
+    node: yaml.Node,
+    path: tuple[Any, ...],
+    lines: dict[tuple[Any, ...], int],
+    duplicates: list[tuple[tuple[Any, ...], int, int]],
+) -> None:
+    """Line of every key and list item, so an error points at what the user wrote.
+
+    A key given twice in one mapping goes to ``duplicates`` as (path, line, first
+    line): YAML keeps the last silently, which can drop a whole section.
+    """
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        first_lines: dict[Any, int] = {}
         for key, value in node.value:
             child = (*path, key.value)
-            lines[child] = key.start_mark.line + 1
-            _line_index(value, child, lines)
+            line = key.start_mark.line + 1
+            if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                if key.value in first_lines:
+                    duplicates.append((child, line, first_lines[key.value]))
+                first_lines.setdefault(key.value, line)
+            lines[child] = line
+            _line_index(value, child, lines, duplicates)
     elif isinstance(node, yaml.SequenceNode):
         for position, item in enumerate(node.value):
-            _line_index(item, (*path, position), lines)
+            _line_index(item, (*path, position), lines, duplicates)
 
 
-def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
+def _yaml_problem(source: str, text: str, exc: yaml.YAMLError) -> Problem:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        return Problem(source, line, "yaml", str(exc.problem))
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        return Problem(source, line, "yaml", str(exc).splitlines()[0])
+    return Problem(source, None, "yaml", str(exc).splitlines()[0] if str(exc) else repr(exc))
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int], list[Problem]]:
+    """The data, the line of each path in it, and the keys given twice (as problems)."""
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -160,18 +186,25 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise ConfigError([Problem(source, line, "yaml", str(exc.problem))]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([_yaml_problem(source, text, exc)]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         line = node.start_mark.line + 1 if node else 1
         raise ConfigError([Problem(source, line, "file", "must be a mapping of settings")])
     lines: dict[tuple[Any, ...], int] = {}
+    duplicates: list[tuple[tuple[Any, ...], int, int]] = []
     if node is not None:
-        _line_index(node, (), lines)
-    return data, lines
+        _line_index(node, (), lines, duplicates)
+    return (
+        data,
+        lines,
+        [
+            Problem(source, line, _field_name(path, data), f"duplicate key (first at line {first})")
+            for path, line, first in duplicates
+        ],
+    )
 
 
 def _locate(loc: Iterable[Any], data: Any) -> tuple[Any, ...]:
@@ -269,17 +302,22 @@ def resolve_config_path(path: Path | str | None) -> Path:
 def load_settings(path: Path | str | None = None) -> Settings:
     """Read, merge and validate; raises ConfigError with every problem found."""
     config_path = resolve_config_path(path)
-    data, lines = _read_yaml(config_path)
+    data, lines, duplicates = _read_yaml(config_path)
     extend_import_path(config_path)
     data = _expand_env(data)
     if "jobs" not in data:
         raise ConfigError([Problem(str(config_path), 1, "jobs", "required (a list of jobs)")])
-    env_keys = {
-        name.removeprefix(ENV_PREFIX).split("__")[0].lower()
-        for name in os.environ
-        if name.startswith(ENV_PREFIX)
-    }
-    semantic = [
+    # The path each JOBWATCH_* variable sets, longest first: the environment wins over
+    # the file, so a problem under such a path is the variable's, whatever the file says.
+    env_paths = sorted(
+        (
+            (tuple(part.lower() for part in name.removeprefix(ENV_PREFIX).split("__")), name)
+            for name in os.environ
+            if name.startswith(ENV_PREFIX)
+        ),
+        key=lambda item: -len(item[0]),
+    )
+    semantic = duplicates + [
         Problem(str(config_path), _nearest_line(path, lines), _field_name(path, data), message)
         for path, message in _semantic_problems(data)
     ]
@@ -290,8 +328,9 @@ def load_settings(path: Path | str | None = None) -> Settings:
         for problem in error.errors():
             loc = problem["loc"]
             message = problem["msg"].removeprefix("Value error, ")
-            if loc and str(loc[0]) in env_keys and str(loc[0]) not in data:
-                variable = f"{ENV_PREFIX}{str(loc[0]).upper()}"
+            parts = tuple(str(part).lower() for part in loc)
+            variable = next((name for path, name in env_paths if parts[: len(path)] == path), None)
+            if variable is not None:
                 field = ".".join(str(part) for part in loc)
                 problems.append(Problem(f"environment {variable}", None, field, message))
                 continue
@@ -304,7 +343,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
             )
         raise ConfigError(_in_reading_order(problems + semantic)) from None
     if semantic:
-        raise ConfigError(semantic)
+        raise ConfigError(_in_reading_order(semantic))
     return settings
 
 

@@ -115,9 +115,12 @@ class RunContext:
             return dict(self.state.counts)
 
     def output(self, line: str) -> None:
-        """Keep a line of the job's own output in the capped log tail."""
+        """Keep a line of the job's own output in the capped log tail.
+
+        NUL becomes U+FFFD, as undecodable bytes do: PostgreSQL text cannot hold it.
+        """
         with self._lock:
-            self.state.log_tail.append(line.rstrip("\n"))
+            self.state.log_tail.append(line.rstrip("\n").replace("\x00", "\ufffd"))
 
     def log_tail(self) -> str:
         with self._lock:

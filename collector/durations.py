@@ -4,6 +4,7 @@ Config files are written by people, so both accept the short forms people type a
 reject anything ambiguous with a message that says what was expected.
 """
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _EVERY = re.compile(r"every\s+(.+)", re.IGNORECASE)
+# Ten years: anything longer is a typo, and far longer overflows the scheduler's dates.
+MAX_DURATION = 3650 * 86400.0
 
 
 def parse_duration(value: object) -> float:
@@ -22,14 +25,16 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 15m or 2h")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError("expected a finite duration such as 30s, 15m or 2h")
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return float(value)
+        return _bounded(value, float(value))
     if not isinstance(value, str):
         raise ValueError("expected a duration such as 30s, 15m or 2h")
     text = value.strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
+        return _bounded(value, float(text))
     position, total = 0, 0.0
     for match in _DURATION.finditer(text):
         if match.start() != position and text[position : match.start()].strip():
@@ -38,7 +43,13 @@ def parse_duration(value: object) -> float:
         position = match.end()
     if position == 0 or text[position:].strip():
         raise ValueError(f"{value!r} is not a duration such as 30s, 15m, 2h or 1h30m")
-    return total
+    return _bounded(value, total)
+
+
+def _bounded(value: object, seconds: float) -> float:
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{value!r} is too long (at most {format_duration(MAX_DURATION)})")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:
@@ -74,9 +85,11 @@ class Schedule:
                 f'{text!r} is neither a 5-field cron expression ("*/15 * * * *") nor "every 30s"'
             )
         try:
-            CronTrigger.from_crontab(text, timezone=UTC)
+            trigger = CronTrigger.from_crontab(text, timezone=UTC)
         except ValueError as exc:
             raise ValueError(f"invalid cron expression {text!r}: {exc}") from None
+        if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+            raise ValueError(f"{text!r} never fires (no date matches it)")
         return cls(text=text)
 
     def trigger(self, start: datetime | None = None) -> BaseTrigger:

@@ -10,6 +10,8 @@ a FIFO queue; a job whose ``overlap`` is not ``allow`` waits for its previous ru
 import contextlib
 import contextvars
 import logging
+import os
+import signal
 import threading
 import time
 from collections import deque
@@ -18,6 +20,8 @@ from typing import Protocol
 
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from collector.context import RunContext
 from collector.jobconfig import JobConfigBase
@@ -29,6 +33,9 @@ from collector.runs import RunFinished, RunStore
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 SUPERVISE_TICK = 0.05
+# Pauses before the retries of a run's final write: a database that is briefly away
+# must not leave the run ``running`` (a ``skip`` job would answer 409 until a restart).
+FINISH_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
 
 
 class Executor(Protocol):
@@ -58,6 +65,7 @@ class _Active:
     pending: _Pending
     ctx: RunContext
     done: threading.Event = field(default_factory=threading.Event)
+    pid: int | None = None  # the process group a command run started
 
 
 class LocalExecutor:
@@ -121,8 +129,8 @@ class LocalExecutor:
                     job=pending.job.name,
                     params=pending.params,
                     dry_run=pending.dry_run,
-                    on_change=self._runs.record_progress,
-                    on_process=self._runs.record_process,
+                    on_change=self._record_progress,
+                    on_process=self._process_started,
                 )
                 active = _Active(pending, ctx)
                 self._active[pending.run_id] = active
@@ -134,6 +142,32 @@ class LocalExecutor:
                 name=f"run-{active.pending.run_id}",
                 daemon=True,
             ).start()
+
+    def _record_progress(self, ctx: RunContext) -> None:
+        """Best effort: the final counts are written at the end anyway.
+
+        A failed write must not raise into the job (or kill a command's output
+        reader, which leaves the child blocked on a full pipe), and a thread abandoned
+        after its run ended has nothing left to write to.
+        """
+        active = self._active.get(ctx.run_id)
+        if active is None or active.ctx is not ctx:
+            return
+        try:
+            self._runs.record_progress(ctx)
+        except Exception:
+            logger.exception("could not record the progress of run %s", ctx.run_id)
+
+    def _process_started(self, run_id: int, pid: int) -> None:
+        """Keep the group for shutdown; store it for crash recovery, best effort (raising
+        here would leave the just-started process without a reader or a stop)."""
+        active = self._active.get(run_id)
+        if active is not None:
+            active.pid = pid
+        try:
+            self._runs.record_process(run_id, pid)
+        except Exception:
+            logger.exception("could not record the process of run %s", run_id)
 
     def _supervise(self, active: _Active) -> None:
         pending, ctx = active.pending, active.ctx
@@ -156,7 +190,11 @@ class LocalExecutor:
                 trace_id = (
                     trace.format_trace_id(span_context.trace_id) if span_context.is_valid else None
                 )
-                self._runs.mark_running(pending.run_id, trace_id)
+                try:
+                    self._runs.mark_running(pending.run_id, trace_id)
+                except RunFinished:
+                    logger.info("run %s ended before it could start", pending.run_id)
+                    return
                 outcome = self._run_with_deadline(active, contextvars.copy_context())
                 status = ctx.cancel_reason or outcome.status
                 error = outcome.error
@@ -175,7 +213,7 @@ class LocalExecutor:
                 if status in ("failed", "timed_out"):
                     span.set_status(Status(StatusCode.ERROR, error))
                 with tracer.start_as_current_span("db.write run"):
-                    self._finish_quietly(
+                    self._finish_retrying(
                         pending.run_id,
                         status,
                         error,
@@ -186,9 +224,12 @@ class LocalExecutor:
                     )
         except Exception:
             logger.exception("supervising run %s failed", pending.run_id)
-            self._finish_quietly(
-                pending.run_id, "failed", "internal error in jobwatch; see its log"
-            )
+            try:
+                self._finish_retrying(
+                    pending.run_id, "failed", "internal error in jobwatch; see its log"
+                )
+            except Exception:
+                logger.exception("could not record the end of run %s", pending.run_id)
         finally:
             active.done.set()
             with self._lock:
@@ -202,6 +243,8 @@ class LocalExecutor:
         assert execute is not None, f"{job.kind} jobs do not run in the collector"
         outcome: list[Outcome] = []
         finished = threading.Event()
+        if ctx.cancelled:  # cancelled between dispatch and start: do not start the work
+            return Outcome("failed", "cancelled before it started")
 
         def work() -> None:
             try:
@@ -234,6 +277,25 @@ class LocalExecutor:
         with contextlib.suppress(RunFinished):
             self._runs.finish(run_id, status, error=error, **fields)  # type: ignore[arg-type]
 
+    def _finish_retrying(
+        self, run_id: int, status: str, error: str | None, **fields: object
+    ) -> None:
+        """``_finish_quietly``, retried while the database cannot be reached."""
+        for delay in (*FINISH_RETRY_DELAYS, None):
+            try:
+                self._finish_quietly(run_id, status, error, **fields)
+                return
+            except (OperationalError, InterfaceError, PoolTimeout):
+                if delay is None:
+                    raise
+                logger.warning(
+                    "could not record the end of run %s; retrying in %gs",
+                    run_id,
+                    delay,
+                    exc_info=True,
+                )
+                time.sleep(delay)
+
     def shutdown(self, grace: float) -> None:
         """Cancel what is queued, ask running runs to stop, record their final states."""
         with self._lock:
@@ -251,6 +313,11 @@ class LocalExecutor:
             item.done.wait(max(deadline - time.monotonic(), 0))
         for item in active:
             if not item.done.is_set():
+                if item.pid is not None:
+                    # Its cancel grace outlasts the shutdown's: once the run is recorded
+                    # cancelled nothing would ever stop the group, so end it now.
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(item.pid, signal.SIGKILL)
                 self._finish_quietly(
                     item.pending.run_id, "cancelled", "the collector shut down while it ran"
                 )

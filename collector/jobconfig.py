@@ -11,6 +11,8 @@ from collector.params import ParamSpec
 Duration = Annotated[
     float, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
 ]
+# Zero would mean "at once" (every run timed out, a task looping), never "no limit".
+PositiveDuration = Annotated[Duration, Field(gt=0)]
 ScheduleField = Annotated[
     Schedule,
     BeforeValidator(lambda value: value if isinstance(value, Schedule) else Schedule.parse(value)),
@@ -35,8 +37,8 @@ class JobConfigBase(BaseModel):
     kind: str
     description: str | None = None
     schedule: ScheduleField | None = None
-    timeout: Duration | None = None
-    stale_after: Duration | None = None
+    timeout: PositiveDuration | None = None
+    stale_after: PositiveDuration | None = None
     source: Annotated[str | None, BeforeValidator(_label)] = None
     overlap: Overlap = "skip"
     cancel_grace: Duration = 10.0

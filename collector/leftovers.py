@@ -47,6 +47,22 @@ def leftover_processes(run_id: int, group: int) -> list[int]:
     return found
 
 
+def group_alive(group: int) -> bool:
+    """True while a process of ``group`` still lives; zombies awaiting a reaper do not count."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if not PROC.is_dir():
+        return True
+    return any(
+        entry.name.isdigit() and _process_group(int(entry.name)) == group
+        for entry in PROC.iterdir()
+    )
+
+
 def stop_leftovers(run_id: int, group: int, grace: float) -> list[int]:
     """SIGTERM the run's leftover processes, SIGKILL what remains after ``grace``."""
     targets = leftover_processes(run_id, group)

@@ -52,12 +52,22 @@ class JobScheduler:
             replace_existing=True,
         )
 
-    def report_downtime(self, job: JobConfigBase, last_fired: datetime, now: datetime) -> int:
+    def report_downtime(
+        self,
+        job: JobConfigBase,
+        last_fired: datetime,
+        now: datetime,
+        *,
+        since: datetime | None = None,
+    ) -> int:
         """Count and log the fire times that fell while no collector was running.
 
         APScheduler only sees misses inside its own process; the ones during a
         restart or outage would otherwise vanish. ``last_fired`` is when the previous
-        process last ran the job on schedule.
+        process last ran the job on schedule; ``since`` is its last sign of life. Fire
+        times before that were the old process's to run, skip or report, so they
+        are not downtime (a long ``skip`` run's skipped fire times would be counted
+        again otherwise).
         """
         if job.schedule is None:
             return 0
@@ -66,12 +76,15 @@ class JobScheduler:
         if job.schedule.interval_seconds is not None:
             step = timedelta(seconds=job.schedule.interval_seconds)
             moment = last_fired + step
+            if since is not None and moment <= since:  # jump to the first after ``since``
+                moment += step * ((since - moment) // step + 1)
             while moment + grace < now and len(missed) < MAX_REPORTED_MISSES:
                 missed.append(moment)
                 moment += step
         else:
             trigger = job.schedule.trigger()
-            moment = trigger.get_next_fire_time(None, last_fired + timedelta(seconds=1))
+            start = max(last_fired, since) if since is not None else last_fired
+            moment = trigger.get_next_fire_time(None, start + timedelta(seconds=1))
             while moment is not None and moment + grace < now and len(missed) < MAX_REPORTED_MISSES:
                 missed.append(moment)
                 moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))

@@ -26,7 +26,7 @@ from collector.runs import RunStore, run_view
 from collector.scheduling import JobScheduler
 from collector.store import migrate
 from collector.store.database import Database
-from collector.store.queries import last_scheduled_runs
+from collector.store.queries import last_scheduled_runs, last_sign_of_life
 from collector.tasks import BackgroundTasks
 from exporters.metrics import JobwatchMetrics
 from exporters.wiring import install_metrics
@@ -106,6 +106,8 @@ class Collector:
     def start(self) -> None:
         """Migrate, settle what a previous process left, then start everything that runs."""
         migrate.upgrade(self.db)
+        with self.db.read() as session:
+            previous_alive = last_sign_of_life(session)
         self.dashboard = DashboardSettings(
             self.db,
             DashboardConfig(
@@ -123,7 +125,7 @@ class Collector:
         for job in self.settings.jobs:
             self.jobs.add(job)
             if job.name in last_fired:
-                self.jobs.report_downtime(job, last_fired[job.name], now)
+                self.jobs.report_downtime(job, last_fired[job.name], now, since=previous_alive)
         self.tasks.add(
             RETENTION_TASK,
             RetentionTask(self.db, self.bus, lambda: self.dashboard_config().retention_days),

@@ -24,7 +24,12 @@ router = APIRouter()
 def metrics(request: Request) -> Response:
     """A sync handler: rendering is CPU work, so it runs in the threadpool, off the loop."""
     exporter: JobwatchMetrics = request.app.state.collector.metrics
-    _, content_type = choose_encoder(request.headers.get("accept", ""))
+    try:
+        _, content_type = choose_encoder(request.headers.get("accept", ""))
+    except (TypeError, ValueError):
+        # prometheus_client cannot compare a malformed ``version=`` (``1.x``, ``abc``);
+        # such a client gets the text format, as one that names no version does.
+        _, content_type = choose_encoder("")
     body = exporter.render(openmetrics=content_type.startswith(OPENMETRICS))
     headers = {"Vary": "Accept, Accept-Encoding"}
     if gzip_accepted(request.headers.get("accept-encoding", "")):

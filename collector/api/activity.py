@@ -4,16 +4,22 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from collector.activity import ActivityStatus, ActivityType, entry_view
-from collector.api.deps import CollectorDep, as_utc, unprocessable
+from collector.api.deps import (
+    MAX_DB_INT,
+    CollectorDep,
+    Cursor,
+    StoredText,
+    UtcDateTime,
+    cursor_errors,
+)
 from collector.retention import window_start
-from collector.store.queries import ActivityFilter, BadCursor, activity_page, activity_stream
+from collector.store.queries import ActivityFilter, activity_page, activity_stream
 
 router = APIRouter(tags=["activity"])
 EXPORT_COLUMNS = (
@@ -34,20 +40,21 @@ def activity_filter(
     days: Annotated[int | None, Query(ge=0, le=30, description="0 = today (UTC)")] = None,
     type: ActivityType | None = None,
     status: ActivityStatus | None = None,
-    job: Annotated[str | None, Query(max_length=64)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="text in the message")] = None,
-    run_id: int | None = None,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
+    job: Annotated[StoredText | None, Query(max_length=64)] = None,
+    q: Annotated[
+        StoredText | None, Query(max_length=200, description="text in the message")
+    ] = None,
+    run_id: Annotated[int | None, Query(ge=1, le=MAX_DB_INT)] = None,
+    date_from: Annotated[UtcDateTime | None, Query(description="ISO 8601; no zone = UTC")] = None,
+    date_to: Annotated[UtcDateTime | None, Query(description="ISO 8601; no zone = UTC")] = None,
 ) -> ActivityFilter:
     if days is None:
         days = collector.dashboard_config().retention_days
     since = window_start(days)
-    start = as_utc(date_from)
-    if start is not None and start > since:
-        since = start
+    if date_from is not None and date_from > since:
+        since = date_from
     return ActivityFilter(
-        since=since, until=as_utc(date_to), type=type, status=status, job=job, text=q, run_id=run_id
+        since=since, until=date_to, type=type, status=status, job=job, text=q, run_id=run_id
     )
 
 
@@ -59,13 +66,10 @@ def recent(
     collector: CollectorDep,
     where: Filter,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
+    cursor: Annotated[Cursor | None, Query(max_length=512)] = None,
 ) -> dict:
-    try:
-        with collector.db.read() as session:
-            rows, next_cursor = activity_page(session, where, limit=limit, cursor=cursor)
-    except BadCursor as exc:
-        raise unprocessable((["query", "cursor"], str(exc))) from None
+    with cursor_errors(cursor), collector.db.read() as session:
+        rows, next_cursor = activity_page(session, where, limit=limit, cursor=cursor)
     return {"items": [entry_view(row) for row in rows], "next_cursor": next_cursor}
 
 
@@ -92,7 +96,19 @@ def _ndjson_lines(entries: Iterator[dict]) -> Iterator[str]:
         yield json.dumps(entry) + "\n"
 
 
-@router.get("/activity/export")
+@router.get(
+    "/activity/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Every matching entry, newest first, as a file",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def export(
     collector: CollectorDep,
     where: Filter,

@@ -1,13 +1,12 @@
 """``POST /alerts/webhook``: Alertmanager's webhook, so alert history sits in the activity log."""
 
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from collector.activity import log_activity
-from collector.api.deps import Actor, CollectorDep
+from collector.api.deps import Actor, CollectorDep, StoredText, UtcDateTime
 
 router = APIRouter(tags=["alerts"])
 _FIRING_STATUS = {"critical": "error", "warning": "warning"}
@@ -17,12 +16,12 @@ class Alert(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     status: Literal["firing", "resolved"]
-    labels: dict[str, str]
-    annotations: dict[str, str] = Field(default_factory=dict)
-    starts_at: datetime | None = Field(default=None, alias="startsAt")
-    ends_at: datetime | None = Field(default=None, alias="endsAt")
-    generator_url: str | None = Field(default=None, alias="generatorURL")
-    fingerprint: str | None = None
+    labels: dict[StoredText, StoredText]
+    annotations: dict[StoredText, StoredText] = Field(default_factory=dict)
+    starts_at: UtcDateTime | None = Field(default=None, alias="startsAt")
+    ends_at: UtcDateTime | None = Field(default=None, alias="endsAt")
+    generator_url: StoredText | None = Field(default=None, alias="generatorURL")
+    fingerprint: StoredText | None = None
 
 
 class WebhookPayload(BaseModel):
@@ -32,7 +31,7 @@ class WebhookPayload(BaseModel):
 
     version: str = "4"
     status: Literal["firing", "resolved"]
-    receiver: str | None = None
+    receiver: StoredText | None = None
     alerts: list[Alert]
     external_url: str | None = Field(default=None, alias="externalURL")
 

@@ -3,7 +3,10 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from collector import __version__
 from collector.api import (
@@ -18,6 +21,7 @@ from collector.api import (
     runs,
     tasks,
 )
+from collector.api.deps import clean_json
 from collector.service import Collector
 from exporters import endpoint as metrics_endpoint
 from exporters.http_tracing import instrument_app
@@ -37,6 +41,15 @@ API_ROUTERS: list[APIRouter] = [
 ROOT_ROUTERS: list[APIRouter] = [health.router, metrics_endpoint.router]
 
 
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, but able to echo any input: a lone surrogate or a NaN in what the
+    client sent would otherwise fail to encode and turn the 422 into a 500."""
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(
+        status_code=422, content={"detail": clean_json(jsonable_encoder(exc.errors()))}
+    )
+
+
 def create_app(collector: Collector, *, manage_lifecycle: bool = True) -> FastAPI:
     """An app bound to ``collector``; with ``manage_lifecycle`` it starts and stops it too."""
 
@@ -52,6 +65,7 @@ def create_app(collector: Collector, *, manage_lifecycle: bool = True) -> FastAP
 
     app = FastAPI(title="jobwatch", version=__version__, lifespan=lifespan)
     app.state.collector = collector
+    app.add_exception_handler(RequestValidationError, _validation_error)
     instrument_app(app)
     for router in ROOT_ROUTERS:
         app.include_router(router)

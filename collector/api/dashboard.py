@@ -1,8 +1,9 @@
 """``/config/dashboard``: retention and refresh, changed at run time and kept in the DB."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from collector.activity import log_activity
 from collector.api.deps import Actor, CollectorDep
@@ -12,6 +13,18 @@ from collector.service import RETENTION_TASK
 router = APIRouter(tags=["config"])
 
 
+class DashboardChange(BaseModel):
+    """The body of a PATCH: whole numbers only (no ``true``, ``"7"`` or ``7.5``).
+
+    A field that is omitted or null keeps its value.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    retention_days: Annotated[StrictInt, Field(ge=0, le=30)] | None = None
+    auto_refresh_interval: Annotated[StrictInt, Field(ge=10, le=600)] | None = None
+
+
 @router.get("/config/dashboard")
 def get_dashboard_config(collector: CollectorDep) -> dict[str, Any]:
     return collector.dashboard_config().model_dump()
@@ -19,11 +32,13 @@ def get_dashboard_config(collector: CollectorDep) -> dict[str, Any]:
 
 @router.patch("/config/dashboard")
 def patch_dashboard_config(
-    change: DashboardConfigPatch, collector: CollectorDep, actor: Actor
+    change: DashboardChange, collector: CollectorDep, actor: Actor
 ) -> dict[str, Any]:
     assert collector.dashboard is not None
     before = collector.dashboard.get()
-    after = collector.dashboard.patch(change)
+    after = collector.dashboard.patch(DashboardConfigPatch(**change.model_dump()))
+    if after == before:  # nothing changed: no entry claiming it did, no cleanup pass
+        return after.model_dump()
     log_activity(
         "user_action",
         f"Dashboard config changed: {before.model_dump()} -> {after.model_dump()}",

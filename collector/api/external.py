@@ -4,15 +4,25 @@ A job that is not ``external`` answers 409: the request is well formed, but the 
 runs are recorded by the collector itself, so a report would contradict them.
 """
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
-from collector.api.deps import Actor, CollectorDep, as_utc, bad_params
+from collector.api.deps import (
+    MAX_DB_INT,
+    Actor,
+    CleanText,
+    CollectorDep,
+    RunId,
+    StoredText,
+    UtcDateTime,
+    bad_params,
+    check_params,
+    clean_json,
+)
 from collector.counts import COUNT_NAMES
 from collector.params import ParamsError
 from collector.reporting import REPORTED_STATUSES, NotExternal
@@ -20,21 +30,25 @@ from collector.runs import RunFinished, UnknownRun
 from collector.service import UnknownJob
 
 router = APIRouter(tags=["external runs"])
-Count = Annotated[StrictInt | None, Field(ge=0)]
+Count = Annotated[StrictInt | None, Field(ge=0, le=MAX_DB_INT)]
 ReportedStatus = Literal[REPORTED_STATUSES]  # type: ignore[valid-type]
 
 
 class StartReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    job: str = Field(min_length=1, max_length=64)
+    job: StoredText = Field(min_length=1, max_length=64)
     params: dict[str, Any] = Field(default_factory=dict)
-    client_run_id: str | None = Field(default=None, min_length=1, max_length=128)
-    started_at: datetime | None = None
+    client_run_id: StoredText | None = Field(default=None, min_length=1, max_length=128)
+    started_at: UtcDateTime | None = None
 
 
 class ProgressReport(BaseModel):
-    """Cumulative totals, like the ``@jobwatch`` line protocol; omitted counts keep their value."""
+    """Cumulative totals, like the ``@jobwatch`` line protocol; omitted counts keep their value.
+
+    Text that cannot be stored (NUL, lone surrogates) is replaced rather than refused,
+    as oversized text is cut: a refused report would lose what the run did.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -42,7 +56,7 @@ class ProgressReport(BaseModel):
     created: Count = None
     updated: Count = None
     failed: Count = None
-    message: str | None = None
+    message: CleanText | None = None
 
     def totals(self) -> dict[str, int]:
         return {name: value for name in COUNT_NAMES if (value := getattr(self, name)) is not None}
@@ -50,10 +64,10 @@ class ProgressReport(BaseModel):
 
 class FinishReport(ProgressReport):
     status: ReportedStatus
-    error: str | None = None
-    log_tail: str | None = None
-    result: dict[str, Any] | None = None
-    finished_at: datetime | None = None
+    error: CleanText | None = None
+    log_tail: CleanText | None = None
+    result: Annotated[dict[str, Any], AfterValidator(clean_json)] | None = None
+    finished_at: UtcDateTime | None = None
 
 
 def _caller_context(request: Request) -> Context:
@@ -83,12 +97,14 @@ def start_run(
         job = collector.job(body.job)
     except UnknownJob:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown job {body.job!r}") from None
+    if not job.runs_here():  # else the 409 below says why it cannot report in
+        check_params(job, body.params)
     try:
         run, created = collector.external.start(
             job,
             body.params,
             client_run_id=body.client_run_id,
-            started_at=as_utc(body.started_at),
+            started_at=body.started_at,
             trace_id=_caller_trace_id(request),
         )
     except NotExternal as exc:
@@ -102,7 +118,7 @@ def start_run(
 
 @router.post("/runs/{run_id}/progress")
 def report_progress(
-    run_id: int, body: ProgressReport, collector: CollectorDep, _actor: Actor
+    run_id: RunId, body: ProgressReport, collector: CollectorDep, _actor: Actor
 ) -> dict[str, Any]:
     try:
         return collector.external.progress(run_id, body.totals(), body.message)
@@ -114,7 +130,7 @@ def report_progress(
 
 @router.post("/runs/{run_id}/finish")
 def finish_run(
-    run_id: int, body: FinishReport, request: Request, collector: CollectorDep, _actor: Actor
+    run_id: RunId, body: FinishReport, request: Request, collector: CollectorDep, _actor: Actor
 ) -> dict[str, Any]:
     try:
         return collector.external.finish(
@@ -125,7 +141,7 @@ def finish_run(
             error=body.error,
             log_tail=body.log_tail,
             result=body.result,
-            finished_at=as_utc(body.finished_at),
+            finished_at=body.finished_at,
             parent=_caller_context(request),
         )
     except UnknownRun:

@@ -3,9 +3,9 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from collector.api.deps import Actor, CollectorDep, bad_params
+from collector.api.deps import Actor, CollectorDep, bad_params, check_params
 from collector.jobconfig import JobConfigBase
 from collector.params import ParamsError
 from collector.runs import run_view
@@ -19,7 +19,7 @@ class TriggerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     params: dict[str, Any] = Field(default_factory=dict)
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
 
 def job_view(collector: Collector, job: JobConfigBase, summary: JobSummary) -> dict[str, Any]:
@@ -76,7 +76,9 @@ def trigger(
     actor: Actor,
     body: Annotated[TriggerRequest, Body()] = TriggerRequest(),
 ) -> dict[str, Any]:
-    _job(collector, name)
+    job = _job(collector, name)
+    if job.runs_here():  # else the 409 below says why it cannot be triggered at all
+        check_params(job, body.params)
     try:
         return collector.trigger(name, body.params, trigger="api", dry_run=body.dry_run, user=actor)
     except ParamsError as error:

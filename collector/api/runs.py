@@ -1,13 +1,20 @@
 """``/runs``: history with filters, one run live, and cancelling."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from collector.api.deps import Actor, CollectorDep, as_utc, unprocessable
+from collector.api.deps import (
+    Actor,
+    CollectorDep,
+    Cursor,
+    RunId,
+    StoredText,
+    UtcDateTime,
+    cursor_errors,
+)
 from collector.runs import RunStatus, UnknownRun, run_view
-from collector.store.queries import BadCursor, RunFilter, runs_page
+from collector.store.queries import RunFilter, runs_page
 
 router = APIRouter(tags=["runs"])
 
@@ -15,25 +22,22 @@ router = APIRouter(tags=["runs"])
 @router.get("/runs")
 def list_runs(
     collector: CollectorDep,
-    job: Annotated[str | None, Query(max_length=64)] = None,
+    job: Annotated[StoredText | None, Query(max_length=64)] = None,
     status_: Annotated[RunStatus | None, Query(alias="status")] = None,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
+    date_from: Annotated[UtcDateTime | None, Query(description="ISO 8601; no zone = UTC")] = None,
+    date_to: Annotated[UtcDateTime | None, Query(description="ISO 8601; no zone = UTC")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[Cursor | None, Query(max_length=512)] = None,
 ) -> dict[str, Any]:
-    where = RunFilter(job=job, status=status_, date_from=as_utc(date_from), date_to=as_utc(date_to))
-    try:
-        with collector.db.read() as session:
-            rows, next_cursor = runs_page(session, where, limit=limit, cursor=cursor)
-    except BadCursor as exc:
-        raise unprocessable((["query", "cursor"], str(exc))) from None
+    where = RunFilter(job=job, status=status_, date_from=date_from, date_to=date_to)
+    with cursor_errors(cursor), collector.db.read() as session:
+        rows, next_cursor = runs_page(session, where, limit=limit, cursor=cursor)
     items = [run_view(row, collector.executor.live(row.id)) for row in rows]
     return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/runs/{run_id}")
-def get_run(run_id: int, collector: CollectorDep) -> dict[str, Any]:
+def get_run(run_id: RunId, collector: CollectorDep) -> dict[str, Any]:
     try:
         return collector.run(run_id)
     except UnknownRun:
@@ -41,7 +45,7 @@ def get_run(run_id: int, collector: CollectorDep) -> dict[str, Any]:
 
 
 @router.post("/runs/{run_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
-def cancel_run(run_id: int, collector: CollectorDep, actor: Actor) -> dict[str, Any]:
+def cancel_run(run_id: RunId, collector: CollectorDep, actor: Actor) -> dict[str, Any]:
     try:
         run = collector.run(run_id)
     except UnknownRun:

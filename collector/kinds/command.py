@@ -7,10 +7,13 @@ SIGTERM first and SIGKILL after the grace, so no grandchild outlives its run.
 
 import contextlib
 import json
+import logging
+import math
 import os
 import signal
 import subprocess
 import threading
+import time
 from typing import Any, Literal
 
 from opentelemetry import propagate
@@ -20,9 +23,22 @@ from collector.context import RunContext
 from collector.counts import COUNT_NAMES
 from collector.jobconfig import JobConfigBase
 from collector.kinds.base import Kind, Outcome, outcome_from_counts
+from collector.leftovers import group_alive
 from collector.params import to_flags
 
+logger = logging.getLogger(__name__)
 PROGRESS_PREFIX = "@jobwatch "
+# Output is read at most this many characters at a time, so one endless line cannot
+# take the collector's memory; a longer line keeps its first MAX_LINE_CHARS in the tail.
+READ_CHARS = 65_536
+MAX_LINE_CHARS = 4_000
+LINE_CUT = " …(line cut)"
+# Counts are stored as 32-bit integers (PostgreSQL INTEGER).
+MAX_COUNT = 2**31 - 1
+# How long output may still arrive after the command exits before whatever it left
+# running with its output open is ended as a leftover of the run.
+DRAIN_SECONDS = 1.0
+GROUP_POLL_SECONDS = 0.05
 
 
 class CommandJob(JobConfigBase):
@@ -43,13 +59,19 @@ def parse_progress(line: str) -> dict[str, Any] | None:
         return None
     if not isinstance(payload, dict):
         return None
-    totals = {
-        name: int(payload[name])
-        for name in COUNT_NAMES
-        if isinstance(payload.get(name), int | float) and not isinstance(payload.get(name), bool)
-    }
+    totals = {name: int(payload[name]) for name in COUNT_NAMES if _is_count(payload.get(name))}
     message = payload.get("message")
     return {"totals": totals, "message": message if isinstance(message, str) else None}
+
+
+def _is_count(value: object) -> bool:
+    """A total the run can store: a finite number from 0 to MAX_COUNT (not a bool)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= MAX_COUNT
+    )
 
 
 def _environment(ctx: RunContext, job: CommandJob) -> dict[str, str]:
@@ -70,20 +92,43 @@ def _signal_group(process: subprocess.Popen[str], signum: int) -> None:
 
 
 def _read_output(process: subprocess.Popen[str], ctx: RunContext) -> None:
+    """Drain the output until EOF, whatever a line holds: a reader that stops leaves
+    the command blocked on a full pipe."""
     assert process.stdout is not None
-    for line in process.stdout:
-        progress = parse_progress(line.strip())
-        if progress is None:
-            ctx.output(line)
-        else:
-            ctx.set_totals(progress["totals"], progress["message"])
+    skipping = False  # inside a line longer than READ_CHARS, after its first part
+    while chunk := process.stdout.readline(READ_CHARS):
+        whole = chunk.endswith("\n")
+        if skipping:
+            skipping = not whole
+            continue
+        try:
+            if not whole and len(chunk) >= READ_CHARS:
+                skipping = True
+                ctx.output(chunk[:MAX_LINE_CHARS] + LINE_CUT)
+                continue
+            progress = parse_progress(chunk.strip())
+            if progress is not None:
+                ctx.set_totals(progress["totals"], progress["message"])
+            elif len(chunk.rstrip("\n")) > MAX_LINE_CHARS:
+                ctx.output(chunk[:MAX_LINE_CHARS] + LINE_CUT)
+            else:
+                ctx.output(chunk)
+        except Exception:
+            logger.exception("run %s: could not take a line of output", ctx.run_id)
 
 
 def _stop(process: subprocess.Popen[str], grace: float) -> None:
-    """SIGTERM the group, SIGKILL it after ``grace``; always clears the group."""
+    """SIGTERM the group, SIGKILL what is left of it after ``grace``; always clears the group.
+
+    The grace is the whole group's: a child cleaning up after SIGTERM is not killed
+    just because the command itself exited at once.
+    """
     _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + grace
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=grace)
+    while time.monotonic() < deadline and group_alive(process.pid):
+        time.sleep(GROUP_POLL_SECONDS)
     _signal_group(process, signal.SIGKILL)
     process.wait()
 
@@ -107,7 +152,12 @@ def execute(ctx: RunContext, job: CommandJob) -> Outcome:  # type: ignore[overri
                 start_new_session=True,
             )
         except OSError as exc:
-            return Outcome("failed", f"cannot start {argv[0]!r}: {exc.strerror or exc}")
+            where = (
+                f"working directory {job.cwd!r}: "
+                if job.cwd is not None and exc.filename == job.cwd
+                else ""
+            )
+            return Outcome("failed", f"cannot start {argv[0]!r}: {where}{exc.strerror or exc}")
         span.set_attribute("process.pid", process.pid)
         ctx.attach_process(process.pid)
         reader = threading.Thread(target=_read_output, args=(process, ctx), daemon=True)
@@ -118,6 +168,12 @@ def execute(ctx: RunContext, job: CommandJob) -> Outcome:  # type: ignore[overri
                 break
         if ctx.cancelled:
             _signal_group(process, signal.SIGKILL)
+        reader.join(timeout=DRAIN_SECONDS)
+        if reader.is_alive() and not ctx.cancelled and group_alive(process.pid):
+            # The command exited, but processes it started still hold its output open:
+            # they would outlive the run and hold up its end. End them as a cancel would.
+            ctx.output("jobwatch: ended what the command left running with its output open")
+            _stop(process, job.cancel_grace)
         reader.join(timeout=5)
         code = process.returncode
         span.set_attribute("process.exit.code", code)

@@ -14,10 +14,17 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from collector import __version__
 from collector.context import RunContext
-from collector.jobconfig import Duration, JobConfigBase
+from collector.jobconfig import Duration, JobConfigBase, PositiveDuration
 from collector.kinds.base import Kind, Outcome
 
 RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+# A page is read up to this size (after decompression): a huge or endless response
+# fails its page instead of taking the collector's memory or never ending.
+MAX_PAGE_BYTES = 10 * 1024 * 1024
+
+
+class PageTooLarge(httpx.HTTPError):
+    """The response is bigger than MAX_PAGE_BYTES."""
 
 
 class Extractor(BaseModel):
@@ -49,7 +56,7 @@ class ScrapeJob(JobConfigBase):
     kind: Literal["scrape"]
     urls: list[str] = Field(min_length=1)
     extract: dict[str, Extractor] = Field(default_factory=dict)
-    request_timeout: Duration = 10.0
+    request_timeout: PositiveDuration = 10.0
     retries: int = Field(default=2, ge=0, le=10)
     backoff: Duration = 0.5
     headers: dict[str, str] = Field(default_factory=dict)
@@ -67,7 +74,10 @@ def extract(html: str, extractors: dict[str, Extractor]) -> tuple[str | None, di
     tree = HTMLParser(html)
     title_node = tree.css_first("title")
     title = title_node.text(strip=True) if title_node is not None else None
-    text = tree.body.text(separator=" ") if tree.body is not None else html
+    # The parser gives every page a body; one without text (a page whose content is all
+    # in its head, a frameset) is searched whole, tags included.
+    body = tree.body.text(separator=" ") if tree.body is not None else ""
+    text = body if body.strip() else html
     counts: dict[str, int] = {}
     for name, extractor in extractors.items():
         if extractor.css is not None:
@@ -77,17 +87,35 @@ def extract(html: str, extractors: dict[str, Extractor]) -> tuple[str | None, di
     return title, counts
 
 
-def _fetch(client: httpx.Client, ctx: RunContext, job: ScrapeJob, url: str) -> httpx.Response:
+def _read_capped(response: httpx.Response, url: str) -> str:
+    """The body as text, read no further than MAX_PAGE_BYTES."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_PAGE_BYTES:
+        raise PageTooLarge(f"{url} is larger than {MAX_PAGE_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_PAGE_BYTES:
+            raise PageTooLarge(f"{url} is larger than {MAX_PAGE_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
+
+
+def _fetch(
+    client: httpx.Client, ctx: RunContext, job: ScrapeJob, url: str
+) -> tuple[httpx.Response, str]:
+    """The final response (its body already read and closed) and the page's text."""
     attempt = 0
     while True:
         attempt += 1
         with ctx.span("scrape.fetch", **{"url.full": url, "jobwatch.attempt": attempt}) as span:
             try:
-                response = client.get(url)
-                span.set_attribute("http.response.status_code", response.status_code)
-                if response.status_code not in RETRY_STATUS or attempt > job.retries:
-                    response.raise_for_status()
-                    return response
+                with client.stream("GET", url) as response:
+                    span.set_attribute("http.response.status_code", response.status_code)
+                    if response.status_code not in RETRY_STATUS or attempt > job.retries:
+                        response.raise_for_status()
+                        return response, _read_capped(response, url)
             except (httpx.TransportError, httpx.HTTPStatusError) as exc:
                 span.record_exception(exc)
                 if attempt > job.retries or isinstance(exc, httpx.HTTPStatusError):
@@ -112,8 +140,8 @@ def execute(ctx: RunContext, job: ScrapeJob) -> Outcome:  # type: ignore[overrid
                 break
             ctx.log(f"Starting to scrape: {url}", type="scrape", url=url)
             try:
-                response = _fetch(client, ctx, job, url)
-                title, counts = extract(response.text, job.extract)
+                response, page = _fetch(client, ctx, job, url)
+                title, counts = extract(page, job.extract)
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 failures.append(f"{url}: {error}")

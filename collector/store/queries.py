@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from collector.store.models import ActivityLog, Run
+from collector.store.models import ActivityLog, Run, TaskStatus
 
 
 class BadCursor(ValueError):
@@ -144,6 +144,17 @@ def last_scheduled_runs(session: Session) -> dict[str, datetime]:
             .group_by(Run.job)
         ).all()
     )
+
+
+def last_sign_of_life(session: Session) -> datetime | None:
+    """The last moment a collector is known to have been running: its last activity
+    entry or background task pass. Read at start-up before this process writes any."""
+    moments = [
+        session.scalar(select(func.max(ActivityLog.timestamp))),
+        session.scalar(select(func.max(TaskStatus.last_run))),
+    ]
+    known = [moment for moment in moments if moment is not None]
+    return max(known) if known else None
 
 
 @dataclass(frozen=True)

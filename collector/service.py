@@ -15,7 +15,7 @@ from collector import __version__, activity
 from collector.activity import ActivityWriter, log_activity
 from collector.config import Settings
 from collector.dashboard_settings import DashboardConfig, DashboardSettings
-from collector.events import EventBus
+from collector.events import EventBus, ScheduleMissed
 from collector.executor import LocalExecutor
 from collector.jobconfig import JobConfigBase
 from collector.params import redact, validate_params
@@ -195,6 +195,7 @@ class Collector:
                 job=job_name,
                 run_id=busy.run_id,
             )
+            self.bus.publish(ScheduleMissed(job=job_name, scheduled_at=datetime.now(UTC)))
         except Exception as exc:
             logger.exception("scheduled trigger of %s failed", job_name)
             log_activity(

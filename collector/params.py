@@ -5,6 +5,7 @@ nothing and the caller learns every wrong field at once.
 """
 
 import datetime as dt
+import math
 import re
 from typing import Any, Literal
 
@@ -64,10 +65,14 @@ def coerce(spec: ParamSpec, value: Any) -> Any:
             raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}")
         try:
             number = int(value) if kind == "int" else float(value)
+            if kind == "int" and isinstance(value, float) and value != int(value):
+                raise ValueError
+        except OverflowError:
+            raise ValueError("number out of range") from None
         except (TypeError, ValueError):
             raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}") from None
-        if kind == "int" and isinstance(value, float) and value != int(value):
-            raise ValueError("expected an integer")
+        if not math.isfinite(number):
+            raise ValueError("expected a finite number")
         if spec.min is not None and number < spec.min:
             raise ValueError(f"must be at least {spec.min:g}")
         if spec.max is not None and number > spec.max:
@@ -83,9 +88,19 @@ def coerce(spec: ParamSpec, value: Any) -> Any:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ValueError("expected a string")
     text = str(value)
+    if "\x00" in text or not _encodable(text):
+        raise ValueError("contains a NUL or an unpaired surrogate character")
     if kind == "choice" and spec.choices and text not in spec.choices:
         raise ValueError(f"must be one of {', '.join(spec.choices)}")
     return text
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def validate_params(specs: dict[str, ParamSpec], given: dict[str, Any] | None) -> dict[str, Any]:

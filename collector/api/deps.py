@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BeforeValidator
 from sqlalchemy.exc import DataError, DBAPIError, StatementError
 
 from collector.jobconfig import JobConfigBase
-from collector.params import ParamsError, coerce, validate_params
+from collector.params import ParamsError, validate_params
 from collector.service import Collector
 from collector.store.queries import BadCursor
 
@@ -158,32 +158,17 @@ def clean_json(value: Any) -> Any:
 def check_params(job: JobConfigBase, params: dict[str, Any]) -> None:
     """422 naming every bad param at once, at ``body.params.<name>``.
 
-    ``validate_params`` judges names, types and bounds; on top of it this refuses what
-    would pass it, or crash it, and then be recorded or handed to the job: text that
-    cannot be stored, a non-finite number, a number beyond any float.
+    What JSON itself cannot carry (NaN, text that cannot be stored, anywhere in a
+    nested value) is named first; ``validate_params`` judges names, types and bounds.
     """
     problems: dict[tuple[str | int, ...], str] = {}
+    for path, problem in json_problems(params):
+        problems.setdefault(("body", "params", *path), problem)
     try:
         validate_params(job.params, params)
     except ParamsError as error:
-        problems.update((("body", "params", name), problem) for name, problem in error.problems)
-    except (OverflowError, ValueError):
-        pass  # a number the loop below names
-    for path, problem in json_problems(params):
-        problems.setdefault(("body", "params", *path), problem)
-    for name, value in params.items():
-        spec = job.params.get(name)
-        if spec is None or value is None or spec.type not in ("int", "float"):
-            continue
-        try:
-            typed = coerce(spec, value)
-        except ValueError:
-            continue
-        except OverflowError:
-            problems.setdefault(("body", "params", name), "number out of range")
-            continue
-        if isinstance(typed, float) and not math.isfinite(typed):
-            problems.setdefault(("body", "params", name), "expected a finite number")
+        for name, problem in error.problems:
+            problems.setdefault(("body", "params", name), problem)
     if problems:
         raise unprocessable(*((list(loc), problem) for loc, problem in problems.items()))
 

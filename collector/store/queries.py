@@ -21,15 +21,35 @@ def _encode(*parts: str) -> str:
     return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
 
 
+MAX_ID = 2**31 - 1
+
+
 def _decode(cursor: str, size: int) -> list[str]:
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
+        text = base64.urlsafe_b64decode(cursor.encode("ascii") + b"=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeError, ValueError):
         raise BadCursor("cursor is not one this server returned") from None
     parts = text.split("|")
     if len(parts) != size:
         raise BadCursor("cursor is not one this server returned")
     return parts
+
+
+def _cursor_id(raw: str) -> int:
+    """A row id from a cursor: ASCII digits within the column's range."""
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:
+        raise BadCursor("cursor is not one this server returned")
+    return int(raw)
+
+
+def _cursor_time(raw: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadCursor("cursor is not one this server returned") from None
+    if moment.tzinfo is None:
+        raise BadCursor("cursor is not one this server returned")
+    return moment
 
 
 @dataclass(frozen=True)
@@ -69,10 +89,7 @@ def activity_page(
     query = where.apply(select(ActivityLog))
     if cursor:
         stamp, row_id = _decode(cursor, 2)
-        try:
-            at, last_id = datetime.fromisoformat(stamp), int(row_id)
-        except ValueError:
-            raise BadCursor("cursor is not one this server returned") from None
+        at, last_id = _cursor_time(stamp), _cursor_id(row_id)
         query = query.where(
             or_(
                 ActivityLog.timestamp < at,
@@ -125,9 +142,7 @@ def runs_page(
         query = query.where(Run.queued_at < where.date_to)
     if cursor:
         (raw,) = _decode(cursor, 1)
-        if not raw.isdigit():
-            raise BadCursor("cursor is not one this server returned")
-        query = query.where(Run.id < int(raw))
+        query = query.where(Run.id < _cursor_id(raw))
     rows = list(session.scalars(query.order_by(Run.id.desc()).limit(limit + 1)))
     if len(rows) <= limit:
         return rows, None

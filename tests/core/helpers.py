@@ -5,9 +5,17 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
+from collector.config import Settings
+from collector.service import Collector
+from collector.store import migrate
+from collector.store.database import Database
+from collector.store.models import ActivityLog, Run
 from tests.support.process import REPO, wait_for
 
 FIXTURES = REPO / "tests" / "fixtures"
@@ -90,3 +98,44 @@ def jobwatch(
         timeout=timeout,
         check=False,
     )
+
+
+def tick_settings(tmp_path: Path, schedule: str) -> Settings:
+    """One command job ``tick`` on ``schedule``, with a 30s misfire grace."""
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'jobwatch.db'}",
+        misfire_grace_time=30,
+        jobs=[{"name": "tick", "kind": "command", "command": ["true"], "schedule": schedule}],
+    )
+
+
+def scheduled_run(at: datetime, *, status: str = "success") -> Run:
+    """A run of ``tick`` the schedule started at ``at`` (finished unless still running)."""
+    finished = at if status != "running" else None
+    return Run(
+        job="tick",
+        status=status,
+        trigger="schedule",
+        params={},
+        queued_at=at,
+        started_at=at,
+        finished_at=finished,
+    )
+
+
+def seed_tick_history(settings: Settings, *rows: Run | ActivityLog) -> None:
+    """What a previous collector left in the database before it went away."""
+    database = Database(settings.database_url)
+    migrate.upgrade(database)
+    with database.write() as session:
+        session.add_all(rows)
+    database.dispose()
+
+
+def missed_runs(collector: Collector) -> float:
+    assert collector.metrics is not None
+    text = collector.metrics.render(openmetrics=False).decode()
+    for family in text_string_to_metric_families(text):
+        if family.name == "jobwatch_scheduler_missed_runs":
+            return next(s.value for s in family.samples if s.labels == {"job": "tick"})
+    raise AssertionError("jobwatch_scheduler_missed_runs_total is not exported")

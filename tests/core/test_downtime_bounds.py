@@ -11,17 +11,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client.parser import text_string_to_metric_families
 
 from collector.activity import make_row
-from collector.config import Settings
 from collector.events import EventBus, ScheduleMissed
 from collector.jobconfig import JobConfigBase
 from collector.scheduling import JobScheduler
 from collector.service import Collector
-from collector.store import migrate
-from collector.store.database import Database
-from collector.store.models import ActivityLog, Run
+from collector.store.models import ActivityLog
+from tests.core.helpers import (
+    missed_runs,
+    scheduled_run,
+    seed_tick_history,
+    tick_settings,
+)
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -58,51 +60,21 @@ def test_a_sign_of_life_after_now_leaves_nothing_missed() -> None:
 
 
 def test_skipped_fire_times_of_a_long_run_are_not_downtime_misses(tmp_path: Path) -> None:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'jobwatch.db'}",
-        misfire_grace_time=30,
-        jobs=[{"name": "tick", "kind": "command", "command": ["true"], "schedule": "every 1m"}],
-    )
+    settings = tick_settings(tmp_path, "every 1m")
     started = datetime.now(UTC) - timedelta(minutes=10)
-    database = Database(settings.database_url)
-    migrate.upgrade(database)
-    with database.write() as session:
-        session.add(
-            Run(
-                job="tick",
-                status="running",
-                trigger="schedule",
-                params={},
-                queued_at=started,
-                started_at=started,
-            )
-        )
-        session.add(
-            ActivityLog(
-                **make_row(
-                    "system",
-                    "Skipped the scheduled run of tick: run #1 is still going",
-                    status="warning",
-                    job="tick",
-                    timestamp=datetime.now(UTC) - timedelta(seconds=20),
-                )
-            )
-        )
-    database.dispose()
+    skipped = make_row(
+        "system",
+        "Skipped the scheduled run of tick: run #1 is still going",
+        status="warning",
+        job="tick",
+        timestamp=datetime.now(UTC) - timedelta(seconds=20),
+    )
+    seed_tick_history(settings, scheduled_run(started, status="running"), ActivityLog(**skipped))
 
     collector = Collector(settings)
     collector.start()
     try:
         collector.activity.flush()
-        assert collector.metrics is not None
-        text = collector.metrics.render(openmetrics=False).decode()
-        (missed,) = (
-            sample.value
-            for family in text_string_to_metric_families(text)
-            if family.name == "jobwatch_scheduler_missed_runs"
-            for sample in family.samples
-            if sample.labels == {"job": "tick"}
-        )
-        assert missed == 0
+        assert missed_runs(collector) == 0
     finally:
         collector.stop()

@@ -19,7 +19,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from collector.events import ActivityDropped, ActivityRecorded, EventBus, utcnow
-from collector.store.database import Database, storable_text
+from collector.store.database import Database
 from collector.store.models import ActivityLog
 
 logger = logging.getLogger("jobwatch.activity")
@@ -230,7 +230,7 @@ def make_row(
         "timestamp": timestamp or utcnow(),
         "type": type,
         "status": status,
-        "message": storable_text(str(message)[:MAX_MESSAGE_LENGTH]),
+        "message": str(message)[:MAX_MESSAGE_LENGTH],
         "details": _jsonable(details),
         "user": user,
         "job": job,

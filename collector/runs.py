@@ -17,7 +17,7 @@ from collector.activity import log_activity
 from collector.context import RunContext
 from collector.events import EventBus, RunChanged, utcnow
 from collector.leftovers import stop_leftovers
-from collector.store.database import Database, storable_text
+from collector.store.database import Database
 from collector.store.models import Run
 
 RunStatus = Literal[
@@ -79,11 +79,6 @@ def run_view(run: Run, live: RunContext | None = None) -> dict[str, Any]:
         "client_run_id": run.client_run_id,
         "user": run.user,
     }
-
-
-def _text(value: str | None) -> str | None:
-    """Reported text as the database can store it (no NUL, which PostgreSQL refuses)."""
-    return storable_text(value) if value is not None else None
 
 
 def _open_run(session: Session, run_id: int) -> Run:
@@ -194,7 +189,7 @@ class RunStore:
                     records_created=counts["created"],
                     records_updated=counts["updated"],
                     records_failed=counts["failed"],
-                    message=_text(ctx.state.message),
+                    message=ctx.state.message,
                 )
             )
             run = session.get(Run, ctx.run_id)
@@ -217,7 +212,7 @@ class RunStore:
             run = _open_run(session, run_id)
             for name, value in counts.items():
                 setattr(run, f"records_{name}", value)
-            run.message = _text(message) or run.message
+            run.message = message or run.message
         return self._publish(run, run.status)
 
     def finish(
@@ -253,9 +248,9 @@ class RunStore:
                 run.records_created = counts.get("created", run.records_created)
                 run.records_updated = counts.get("updated", run.records_updated)
                 run.records_failed = counts.get("failed", run.records_failed)
-            run.error = _text(error)
-            run.message = _text(message) or run.message
-            run.log_tail = _text(log_tail) if log_tail is not None else run.log_tail
+            run.error = error
+            run.message = message or run.message
+            run.log_tail = log_tail if log_tail is not None else run.log_tail
             run.result = result if result is not None else run.result
         self._log_finish(run)
         return self._publish(run, previous)

@@ -18,15 +18,14 @@ from collector.jobconfig import JobConfigBase
 from collector.params import ParamsError, validate_params
 from collector.service import Collector
 from collector.store.queries import BadCursor
+from collector.store.storable import clean_json, clean_text, text_problem
 
 _bearer = HTTPBearer(auto_error=False)
 
 # ``Integer`` columns (ids, record counts) are 32-bit on PostgreSQL: a larger number
 # can name no row and fit no count, so it is refused here rather than by the database.
 MAX_DB_INT = 2**31 - 1
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-REPLACEMENT = "\ufffd"
 BAD_CURSOR = "cursor is not one this server returned (pass next_cursor back unchanged)"
 
 
@@ -93,24 +92,11 @@ def bad_params(error: ParamsError) -> HTTPException:
 # Infinity (Python's JSON parser accepts them; JSON and PostgreSQL do not).
 
 
-def text_problem(text: str) -> str | None:
-    if "\x00" in text:
-        return "contains a NUL character (\\u0000), which cannot be stored"
-    if _SURROGATE.search(text):
-        return "contains an unpaired UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode"
-    return None
-
-
 def _storable(text: str) -> str:
     problem = text_problem(text)
     if problem:
         raise ValueError(problem)
     return text
-
-
-def clean_text(text: str) -> str:
-    """NUL and lone surrogates replaced by U+FFFD, as undecodable output is."""
-    return _SURROGATE.sub(REPLACEMENT, text.replace("\x00", REPLACEMENT))
 
 
 StoredText = Annotated[str, AfterValidator(_storable)]
@@ -137,22 +123,6 @@ def json_problems(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tupl
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from json_problems(item, (*path, index))
-
-
-def clean_json(value: Any) -> Any:
-    """The value with bad text replaced and NaN/Infinity as null, for reports kept whole."""
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {
-            clean_text(key) if isinstance(key, str) else key: clean_json(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [clean_json(item) for item in value]
-    return value
 
 
 def check_params(job: JobConfigBase, params: dict[str, Any]) -> None:

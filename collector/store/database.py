@@ -19,11 +19,6 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def storable_text(text: str) -> str:
-    """``text`` with NUL as U+FFFD: PostgreSQL text columns refuse NUL outright."""
-    return text.replace("\x00", "\ufffd")
-
-
 def normalize_url(url: str) -> str:
     """Accept plain ``postgresql://`` URLs and route them to psycopg 3."""
     parsed = make_url(url)

@@ -3,8 +3,10 @@
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Index, Integer, MetaData, String, Text, TypeDecorator
+from sqlalchemy import DateTime, Index, Integer, MetaData, String, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from collector.store.storable import StorableJSON, StorableText
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -39,7 +41,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),
-        dict[str, Any]: JSON(),
+        dict[str, Any]: StorableJSON(),
     }
 
 
@@ -50,7 +52,7 @@ class Run(Base):
     job: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     trigger: Mapped[str] = mapped_column(String(16))
-    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(StorableJSON, default=dict)
     dry_run: Mapped[bool] = mapped_column(default=False)
     queued_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
@@ -60,10 +62,10 @@ class Run(Base):
     records_created: Mapped[int] = mapped_column(default=0)
     records_updated: Mapped[int] = mapped_column(default=0)
     records_failed: Mapped[int] = mapped_column(default=0)
-    message: Mapped[str | None] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)
-    log_tail: Mapped[str | None] = mapped_column(Text)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    message: Mapped[str | None] = mapped_column(StorableText)
+    error: Mapped[str | None] = mapped_column(StorableText)
+    log_tail: Mapped[str | None] = mapped_column(StorableText)
+    result: Mapped[dict[str, Any] | None] = mapped_column(StorableJSON)
     trace_id: Mapped[str | None] = mapped_column(String(32))
     client_run_id: Mapped[str | None] = mapped_column(String(128))
     user: Mapped[str | None] = mapped_column(String(128))
@@ -85,8 +87,8 @@ class ActivityLog(Base):
     timestamp: Mapped[datetime]
     type: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
-    message: Mapped[str] = mapped_column(Text)
-    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    message: Mapped[str] = mapped_column(StorableText)
+    details: Mapped[dict[str, Any] | None] = mapped_column(StorableJSON)
     user: Mapped[str | None] = mapped_column(String(128))
     job: Mapped[str | None] = mapped_column(String(64))
     run_id: Mapped[int | None] = mapped_column(Integer)
@@ -109,8 +111,8 @@ class TaskStatus(Base):
     last_run: Mapped[datetime | None]
     next_run: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16))
-    last_error: Mapped[str | None] = mapped_column(Text)
-    last_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    last_error: Mapped[str | None] = mapped_column(StorableText)
+    last_result: Mapped[dict[str, Any] | None] = mapped_column(StorableJSON)
 
 
 class Setting(Base):
@@ -119,5 +121,5 @@ class Setting(Base):
     __tablename__ = "settings"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[Any] = mapped_column(JSON)
+    value: Mapped[Any] = mapped_column(StorableJSON)
     updated_at: Mapped[datetime]

@@ -92,7 +92,8 @@ class JobScheduler:
             return 0
         log_activity(
             "system",
-            f"Missed {len(missed)} scheduled run(s) of {job.name} while jobwatch was not running "
+            f"Missed {len(missed)}{'+' if len(missed) == MAX_REPORTED_MISSES else ''} "
+            f"scheduled run(s) of {job.name} while jobwatch was not running "
             f"({missed[0].isoformat()} to {missed[-1].isoformat()})",
             status="warning",
             job=job.name,

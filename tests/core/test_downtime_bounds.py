@@ -15,7 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from collector.activity import make_row
 from collector.events import EventBus, ScheduleMissed
 from collector.jobconfig import JobConfigBase
-from collector.scheduling import JobScheduler
+from collector.scheduling import MAX_REPORTED_MISSES, JobScheduler
 from collector.service import Collector
 from collector.store.models import ActivityLog
 from tests.core.helpers import (
@@ -53,6 +53,11 @@ def test_cron_misses_count_only_after_the_last_sign_of_life() -> None:
     assert len(_misses("*/15 * * * *", last_fired, None)) == 7
     missed = _misses("*/15 * * * *", last_fired, NOW - timedelta(minutes=40))
     assert missed == [NOW - timedelta(minutes=30), NOW - timedelta(minutes=15)]
+
+
+def test_a_long_outage_reports_at_most_the_cap() -> None:
+    """Hours of a per-second schedule would flood the bus; the report stops at the cap."""
+    assert len(_misses("every 1s", NOW - timedelta(hours=2), None)) == MAX_REPORTED_MISSES
 
 
 def test_a_sign_of_life_after_now_leaves_nothing_missed() -> None:

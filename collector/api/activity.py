@@ -18,6 +18,7 @@ from collector.api.deps import (
     UtcDateTime,
     cursor_errors,
 )
+from collector.api.schemas import ActivityPage, error_responses
 from collector.retention import window_start
 from collector.store.queries import ActivityFilter, activity_page, activity_stream
 
@@ -61,7 +62,7 @@ def activity_filter(
 Filter = Annotated[ActivityFilter, Depends(activity_filter)]
 
 
-@router.get("/activity/recent")
+@router.get("/activity/recent", response_model=ActivityPage, responses=error_responses(422))
 def recent(
     collector: CollectorDep,
     where: Filter,
@@ -106,7 +107,8 @@ def _ndjson_lines(entries: Iterator[dict]) -> Iterator[str]:
                 "text/csv": {"schema": {"type": "string"}},
                 "application/x-ndjson": {"schema": {"type": "string"}},
             },
-        }
+        },
+        **error_responses(422),
     },
 )
 def export(

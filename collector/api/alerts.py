@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from collector.activity import log_activity
 from collector.api.deps import Actor, CollectorDep, StoredText, UtcDateTime
+from collector.api.schemas import AlertsReceived, error_responses
 
 router = APIRouter(tags=["alerts"])
 _FIRING_STATUS = {"critical": "error", "warning": "warning"}
@@ -42,7 +43,12 @@ def _message(alert: Alert) -> str:
     return f"[{alert.status.upper()}] {name}" + (f": {summary}" if summary else "")
 
 
-@router.post("/alerts/webhook", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/alerts/webhook",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AlertsReceived,
+    responses=error_responses(401, 422),
+)
 def alertmanager_webhook(
     payload: WebhookPayload, collector: CollectorDep, _actor: Actor
 ) -> dict[str, Any]:

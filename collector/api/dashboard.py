@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from collector.activity import log_activity
 from collector.api.deps import Actor, CollectorDep
+from collector.api.schemas import DashboardConfig, error_responses
 from collector.dashboard_settings import DashboardConfigPatch
 from collector.service import RETENTION_TASK
 
@@ -25,12 +26,14 @@ class DashboardChange(BaseModel):
     auto_refresh_interval: Annotated[StrictInt, Field(ge=10, le=600)] | None = None
 
 
-@router.get("/config/dashboard")
+@router.get("/config/dashboard", response_model=DashboardConfig)
 def get_dashboard_config(collector: CollectorDep) -> dict[str, Any]:
     return collector.dashboard_config().model_dump()
 
 
-@router.patch("/config/dashboard")
+@router.patch(
+    "/config/dashboard", response_model=DashboardConfig, responses=error_responses(401, 422)
+)
 def patch_dashboard_config(
     change: DashboardChange, collector: CollectorDep, actor: Actor
 ) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from collector.api.deps import (
     check_params,
     clean_json,
 )
+from collector.api.schemas import Run, error_responses
 from collector.counts import COUNT_NAMES
 from collector.params import ParamsError
 from collector.reporting import REPORTED_STATUSES, NotExternal
@@ -32,6 +33,8 @@ from collector.service import UnknownJob
 router = APIRouter(tags=["external runs"])
 Count = Annotated[StrictInt | None, Field(ge=0, le=MAX_DB_INT)]
 ReportedStatus = Literal[REPORTED_STATUSES]  # type: ignore[valid-type]
+NOT_EXTERNAL = "The job is not `external`: the collector records its runs itself."
+ENDED = "The run has already ended, or it is not an external run."
 
 
 class StartReport(BaseModel):
@@ -88,7 +91,15 @@ def _conflict(exc: Exception) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, detail=str(exc))
 
 
-@router.post("/runs", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/runs",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Run,
+    responses={
+        200: {"model": Run, "description": "The run this `client_run_id` already started."},
+        **error_responses(401, 404, 409, 422, e404="No such job.", e409=NOT_EXTERNAL),
+    },
+)
 def start_run(
     body: StartReport, request: Request, response: Response, collector: CollectorDep, _actor: Actor
 ) -> dict[str, Any]:
@@ -116,7 +127,11 @@ def start_run(
     return run
 
 
-@router.post("/runs/{run_id}/progress")
+@router.post(
+    "/runs/{run_id}/progress",
+    response_model=Run,
+    responses=error_responses(401, 404, 409, 422, e404="No such run.", e409=ENDED),
+)
 def report_progress(
     run_id: RunId, body: ProgressReport, collector: CollectorDep, _actor: Actor
 ) -> dict[str, Any]:
@@ -128,7 +143,11 @@ def report_progress(
         raise _conflict(exc) from None
 
 
-@router.post("/runs/{run_id}/finish")
+@router.post(
+    "/runs/{run_id}/finish",
+    response_model=Run,
+    responses=error_responses(401, 404, 409, 422, e404="No such run.", e409=ENDED),
+)
 def finish_run(
     run_id: RunId, body: FinishReport, request: Request, collector: CollectorDep, _actor: Actor
 ) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from collector.api.deps import Actor, CollectorDep, bad_params, check_params
+from collector.api.schemas import Job, Run, error_responses
 from collector.jobconfig import JobConfigBase
 from collector.params import ParamsError
 from collector.runs import run_view
@@ -49,7 +50,9 @@ def _summaries(collector: Collector, names: list[str]) -> dict[str, JobSummary]:
         return job_summaries(session, names)
 
 
-@router.get("/jobs")
+# ``exclude_unset``: a param spec leaves out what it has no value for rather than
+# sending null, as ``job_view`` builds it; every other field is always set.
+@router.get("/jobs", response_model=list[Job], response_model_exclude_unset=True)
 def list_jobs(collector: CollectorDep) -> list[dict[str, Any]]:
     jobs = collector.settings.jobs
     summaries = _summaries(collector, [job.name for job in jobs])
@@ -63,13 +66,32 @@ def _job(collector: Collector, name: str) -> JobConfigBase:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown job {name!r}") from None
 
 
-@router.get("/jobs/{name}")
+@router.get(
+    "/jobs/{name}",
+    response_model=Job,
+    response_model_exclude_unset=True,
+    responses=error_responses(404, 422, e404="No such job."),
+)
 def get_job(name: str, collector: CollectorDep) -> dict[str, Any]:
     job = _job(collector, name)
     return job_view(collector, job, _summaries(collector, [name])[name])
 
 
-@router.post("/jobs/{name}/runs", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/jobs/{name}/runs",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Run,
+    responses=error_responses(
+        401,
+        404,
+        409,
+        422,
+        503,
+        e404="No such job.",
+        e409="The job forbids overlap and is running, or it runs elsewhere (external).",
+        e422="Bad params (each at `body.params.<name>`) or a malformed body.",
+    ),
+)
 def trigger(
     name: str,
     collector: CollectorDep,

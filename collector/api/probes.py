@@ -6,30 +6,13 @@ configured answers ``unavailable``/``unknown`` rather than an error.
 """
 
 from datetime import datetime
-from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 
+from collector.api.schemas import ActiveStreams, WarpStatus
 from collector.probes.manager import ProbeManager
-from collector.probes.warp import WarpState
 
 router = APIRouter(tags=["probes"])
-
-
-class ActiveStreams(BaseModel):
-    count: int | None
-    source: Literal["acexy", "acestream", "unavailable"]
-    checked_at: str | None
-    """ISO 8601 UTC time of the reading; null before the first check."""
-
-
-class WarpStatus(BaseModel):
-    status: WarpState
-    last_connected: str | None
-    """ISO 8601 UTC time WARP was last seen connected, kept across restarts."""
-    error: str | None
-    details: dict[str, Any]
 
 
 def _manager(request: Request) -> ProbeManager:

@@ -13,13 +13,14 @@ from collector.api.deps import (
     UtcDateTime,
     cursor_errors,
 )
+from collector.api.schemas import Run, RunPage, error_responses
 from collector.runs import RunStatus, UnknownRun, run_view
 from collector.store.queries import RunFilter, runs_page
 
 router = APIRouter(tags=["runs"])
 
 
-@router.get("/runs")
+@router.get("/runs", response_model=RunPage, responses=error_responses(422))
 def list_runs(
     collector: CollectorDep,
     job: Annotated[StoredText | None, Query(max_length=64)] = None,
@@ -36,7 +37,11 @@ def list_runs(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/runs/{run_id}")
+@router.get(
+    "/runs/{run_id}",
+    response_model=Run,
+    responses=error_responses(404, 422, e404="No such run."),
+)
 def get_run(run_id: RunId, collector: CollectorDep) -> dict[str, Any]:
     try:
         return collector.run(run_id)
@@ -44,7 +49,14 @@ def get_run(run_id: RunId, collector: CollectorDep) -> dict[str, Any]:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown run {run_id}") from None
 
 
-@router.post("/runs/{run_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/runs/{run_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Run,
+    responses=error_responses(
+        401, 404, 409, 422, e404="No such run.", e409="The run has already ended."
+    ),
+)
 def cancel_run(run_id: RunId, collector: CollectorDep, actor: Actor) -> dict[str, Any]:
     try:
         run = collector.run(run_id)

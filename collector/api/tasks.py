@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from collector.api.deps import CollectorDep
+from collector.api.schemas import TaskState
 from collector.store.models import TaskStatus
 from collector.store.queries import job_summaries
 
@@ -16,7 +17,7 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-@router.get("/background-tasks/status")
+@router.get("/background-tasks/status", response_model=list[TaskState])
 def background_tasks(collector: CollectorDep) -> list[dict[str, Any]]:
     names = [job.name for job in collector.settings.jobs]
     with collector.db.read() as session:

@@ -22,7 +22,8 @@ import traceback
 import uuid
 from collections.abc import Callable
 from contextlib import ContextDecorator
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -112,7 +113,7 @@ def replay_spool(transport: Transport, spool: Spool, warn: Warn = logger.warning
 def _replay(transport: Transport, spool: Spool, warn: Warn) -> int:
     """Oldest first; stops at the first sign the collector is down."""
     delivered = 0
-    for path, record in spool.pending(transport.server):
+    for path, record in spool.pending(transport.server, warn):
         headers = record.trace_headers
         try:
             run = transport.post("/runs", record.start, headers=headers, patient=False)
@@ -259,6 +260,17 @@ class TrackedRun:
         self._message: str | None = None
         self._result: dict[str, Any] = {}
         self._last_sent = 0.0
+        self._ended = False
+        self._told_late = False
+
+    def _late(self, what: str) -> bool:
+        """True once the run has ended (call with the lock held): say so once, then ignore."""
+        if self._ended and not self._told_late:
+            self._told_late = True
+            logger.warning(
+                "jobwatch: run.%s() after the run of %s ended is ignored", what, self._report.job
+            )
+        return self._ended
 
     @property
     def run_id(self) -> int | None:
@@ -280,6 +292,8 @@ class TrackedRun:
     ) -> None:
         """Add to the counts; they are sent at most once a second (and always at the end)."""
         with self._lock:
+            if self._late("progress"):
+                return
             add_counts(
                 self._counts,
                 processed=processed,
@@ -304,22 +318,40 @@ class TrackedRun:
         """
         json.dumps(values)
         with self._lock:
+            if self._late("set_result"):
+                return
             self._result.update(values)
 
     def finish(self, status: str, *, error: str | None = None, log_tail: str | None = None) -> None:
         with self._lock:
+            self._ended = True
             totals, message, result = dict(self._counts), self._message, dict(self._result)
         self._report.finish(
             status, totals, message=message, error=error, log_tail=log_tail, result=result or None
         )
 
 
-_current: ContextVar[TrackedRun | None] = ContextVar("jobwatch_tracked_run", default=None)
+@dataclass(frozen=True)
+class _Entered:
+    tracker: "RunTracker"
+    run: TrackedRun
+    transport: Transport
+
+
+# The runs entered and not yet exited here, innermost last. Kept per context, not on the
+# tracker, so one tracker entered from several threads (or tasks), or inside itself,
+# gives each ``with`` its own run.
+_entered: ContextVar[tuple[_Entered, ...]] = ContextVar("jobwatch_tracked_runs", default=())
 
 
 def current_run() -> TrackedRun | None:
-    """The innermost tracked run here, for code under ``@track_run(...)`` that reports counts."""
-    return _current.get()
+    """The innermost tracked run here, for code under ``@track_run(...)`` that reports counts.
+
+    A thread starts without it (Python does not copy context into new threads): pass
+    the run itself to worker threads; ``run.progress`` may be called from any thread.
+    """
+    entered = _entered.get()
+    return entered[-1].run if entered else None
 
 
 def _outcome(run: TrackedRun, exc: BaseException | None) -> tuple[str, str | None, str | None]:
@@ -355,9 +387,6 @@ class RunTracker(ContextDecorator):
             "params": params,
             "client_run_id": client_run_id,
         }
-        self._transport: Transport | None = None
-        self._run: TrackedRun | None = None
-        self._token: Token[TrackedRun | None] | None = None
 
     def _recreate_cm(self) -> "RunTracker":
         """A fresh tracker per decorated call, so calls (even concurrent ones) never share a run."""
@@ -367,23 +396,23 @@ class RunTracker(ContextDecorator):
     def __enter__(self) -> TrackedRun:
         server = self._args["server"] or os.environ.get("JOBWATCH_SERVER") or DEFAULT_SERVER
         token = self._args["token"] or os.environ.get("JOBWATCH_API_TOKEN")
-        self._transport = Transport(server, token)
+        transport = Transport(server, token)
         spool = Spool(default_spool_dir())
-        replay_spool(self._transport, spool)
+        replay_spool(transport, spool)
         trace_headers: dict[str, str] = {}
         propagate.inject(trace_headers)
         report = RunReport(
             self._args["job"],
-            self._transport,
+            transport,
             spool,
             params=self._args["params"],
             client_run_id=self._args["client_run_id"],
             trace_headers=trace_headers,
         )
         report.start()
-        self._run = TrackedRun(report)
-        self._token = _current.set(self._run)
-        return self._run
+        run = TrackedRun(report)
+        _entered.set((*_entered.get(), _Entered(self, run, transport)))
+        return run
 
     def __exit__(
         self,
@@ -391,13 +420,20 @@ class RunTracker(ContextDecorator):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._run is not None and self._transport is not None and self._token is not None
-        _current.reset(self._token)
+        entered = _entered.get()
+        mine = [index for index, entry in enumerate(entered) if entry.tracker is self]
+        if not mine:  # exited in another context than it was entered in: nothing to finish here
+            logger.warning(
+                "jobwatch: a run of %s exited where it was not entered", self._args["job"]
+            )
+            return
+        entry = entered[mine[-1]]
+        _entered.set(entered[: mine[-1]] + entered[mine[-1] + 1 :])
         try:
-            status, error, tail = _outcome(self._run, exc)
-            self._run.finish(status, error=error, log_tail=tail)
+            status, error, tail = _outcome(entry.run, exc)
+            entry.run.finish(status, error=error, log_tail=tail)
         finally:
-            self._transport.close()
+            entry.transport.close()
 
 
 def track_run(

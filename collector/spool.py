@@ -13,7 +13,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -57,17 +57,23 @@ class Spool:
         os.replace(partial, path)
         return path
 
-    def pending(self, server: str) -> Iterator[tuple[Path, SpooledRun]]:
+    def pending(
+        self, server: str, warn: Callable[[str], None] | None = None
+    ) -> Iterator[tuple[Path, SpooledRun]]:
         """Records for ``server``, oldest first; an unreadable one is set aside, not retried."""
         if not self.directory.is_dir():
             return
         for path in sorted(self.directory.glob(f"*{RECORD_SUFFIX}")):
             try:
-                record = SpooledRun(**json.loads(path.read_text(encoding="utf-8")))
+                record = _load(path)
             except FileNotFoundError:
                 continue  # another process delivered it meanwhile
-            except (OSError, ValueError, TypeError):
-                self.reject(path)
+            except (OSError, ValueError, TypeError) as exc:
+                target = self.reject(path)
+                if warn is not None:
+                    warn(
+                        f"jobwatch: unreadable spooled report {path} ({exc}); set aside as {target}"
+                    )
                 continue
             if record.server.rstrip("/") == server.rstrip("/"):
                 yield path, record
@@ -82,3 +88,19 @@ class Spool:
         with contextlib.suppress(FileNotFoundError):
             os.replace(path, target)
         return target
+
+
+def _load(path: Path) -> SpooledRun:
+    """The record in ``path``; ValueError or TypeError when it is not one this code wrote."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    record = SpooledRun(**data)
+    if not isinstance(record.server, str):
+        raise ValueError("server is not a string")
+    for name in ("start", "finish", "trace_headers"):
+        if not isinstance(getattr(record, name), dict):
+            raise ValueError(f"{name} is not an object")
+    if not all(isinstance(value, str) for value in record.trace_headers.values()):
+        raise ValueError("a trace header is not a string")
+    return record

@@ -1,21 +1,28 @@
-"""``jobwatch``: the command line. Local commands here, API-backed ones in ``remote``."""
+"""``jobwatch``: the command line. Local commands here, API-backed ones in ``remote``.
+
+The server side (uvicorn, the service, migrations) is imported by ``run`` only, so the
+commands people type often (``status``, ``jobs``, ``exec``) start faster.
+"""
 
 import ipaddress
 import logging
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
 from rich.console import Console
 
 from collector import __version__
 from collector.cli import exec as exec_cli
 from collector.cli import remote
 from collector.config import ConfigError, Settings, load_settings, resolve_config_path
-from collector.service import Collector
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from collector.service import Collector
 
 app = typer.Typer(
     name="jobwatch",
@@ -36,6 +43,11 @@ ConfigOption = Annotated[
         "--config", "-c", help="config file (default: $JOBWATCH_CONFIG or ./jobwatch.yaml)"
     ),
 ]
+
+
+def _error(message: str) -> None:
+    """One line on stderr, however narrow the terminal (or 80 columns when it is a pipe)."""
+    err.print(" ".join(message.split("\n")), markup=False, highlight=False, soft_wrap=True)
 
 
 def _load(config: Path | None) -> Settings:
@@ -76,32 +88,44 @@ def db_upgrade(config: ConfigOption = None) -> None:
     from collector.store.database import Database
 
     settings = _load(config)
-    database = Database(settings.database_url)
+    database = None
     try:
+        database = Database(settings.database_url)  # an unknown kind of URL fails here
         migrate.upgrade(database)
         typer.echo(f"database at revision {migrate.current_revision(database)}")
     except Exception as exc:
-        err.print(f"cannot upgrade the database: {type(exc).__name__}: {exc}", markup=False)
+        _error(f"cannot upgrade the database: {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from None
     finally:
-        database.dispose()
+        if database is not None:
+            database.dispose()
 
 
-class _Server(uvicorn.Server):
-    """Tells the collector the moment a stop signal arrives.
+def _server(collector: "Collector", app: Any, settings: Settings) -> "uvicorn.Server":
+    import uvicorn
 
-    uvicorn waits for open connections before it returns; long-lived ones (``/events``)
-    end only when they learn that the collector is stopping, and new triggers are
-    refused from then on instead of queueing runs that would never start.
-    """
+    class _Server(uvicorn.Server):
+        """Tells the collector the moment a stop signal arrives.
 
-    def __init__(self, collector: "Collector", config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self._collector = collector
+        uvicorn waits for open connections before it returns; long-lived ones (``/events``)
+        end only when they learn that the collector is stopping, and new triggers are
+        refused from then on instead of queueing runs that would never start.
+        """
 
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self._collector.stopping.set()
-        super().handle_exit(sig, frame)
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            collector.stopping.set()
+            super().handle_exit(sig, frame)
+
+    return _Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+    )
 
 
 @app.command("run")
@@ -110,6 +134,7 @@ def run(config: ConfigOption = None) -> None:
     import signal
 
     from collector.api.app import create_app
+    from collector.service import Collector
     from exporters.tracing import setup_tracing, shutdown_tracing
 
     settings = _load(config)
@@ -121,10 +146,9 @@ def run(config: ConfigOption = None) -> None:
     for chatty in ("apscheduler", "httpx", "alembic"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     if not _is_loopback(settings.host) and not settings.api_token:
-        err.print(
+        _error(
             f"refusing to listen on {settings.listen} without an API token: set api_token in the "
-            "config or JOBWATCH_API_TOKEN, or listen on 127.0.0.1",
-            markup=False,
+            "config or JOBWATCH_API_TOKEN, or listen on 127.0.0.1"
         )
         raise typer.Exit(2)
     tracer_provider = setup_tracing("jobwatch", __version__)
@@ -132,19 +156,9 @@ def run(config: ConfigOption = None) -> None:
     try:
         collector.start()
     except Exception as exc:
-        err.print(f"cannot start: {type(exc).__name__}: {exc}", markup=False)
+        _error(f"cannot start: {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from None
-    server = _Server(
-        collector,
-        uvicorn.Config(
-            create_app(collector, manage_lifecycle=False),
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        ),
-    )
+    server = _server(collector, create_app(collector, manage_lifecycle=False), settings)
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default
     # SIGTERM action that would kill the process before collector.stop() records the final
     # states of running runs and flushes the activity log. Absorb the re-raised signal:
@@ -153,11 +167,15 @@ def run(config: ConfigOption = None) -> None:
         signal.signal(signum, lambda *_: None)
     try:
         server.run()
+    except SystemExit:
+        if server.started:
+            raise
+        # uvicorn exits by itself when it cannot bind (it has logged why): say it as we do.
     finally:
         collector.stop()
         shutdown_tracing(tracer_provider)
     if not server.started:
-        err.print(f"could not listen on {settings.listen}", markup=False)
+        _error(f"could not listen on {settings.listen}")
         raise typer.Exit(1)
 
 

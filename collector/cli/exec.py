@@ -1,9 +1,11 @@
 """``jobwatch exec NAME -- command args…``: run a command here and report it as an external run.
 
-The wrapper is transparent: the command's stdout and stderr reach the terminal
-byte for byte (``@jobwatch`` lines included), its exit code becomes ours, and the
-collector being down never changes either (see ``collector.client``). SIGTERM and
-SIGHUP are passed on to the command; SIGINT from a terminal already reaches it.
+The wrapper is transparent: stdin reaches the command, its stdout and stderr reach
+the terminal byte for byte (``@jobwatch`` lines included), its exit code becomes ours
+(128+N when signal N ended it), and the collector being down never changes either
+(see ``collector.client``). SIGINT, SIGTERM and SIGHUP sent to the wrapper are passed
+on to the command, except a Ctrl-C typed at the terminal: the terminal already sent
+that one to the command, which shares our process group, and twice would be too many.
 """
 
 import os
@@ -22,20 +24,25 @@ import typer
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from collector.cli.client import ClientError, server_settings
+from collector.cli.client import ClientError, check_server, server_settings
 from collector.cli.remote import parse_params
 from collector.client import PROGRESS_INTERVAL, RunReport, Transport, replay_spool
 from collector.counts import LOG_TAIL_LINES, zero_counts
-from collector.kinds.command import parse_progress
+from collector.kinds.command import PROGRESS_PREFIX, parse_progress
 from collector.spool import SPOOL_DIR_ENV, Spool, default_spool_dir
 
 MAX_LINE_BYTES = 64 * 1024
-FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+PROGRESS_MARK = PROGRESS_PREFIX.strip().encode()  # in every line that can be progress
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _W3C = TraceContextTextMapPropagator()
 
 
 def _warn(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode(errors="replace").rstrip("\r")
 
 
 def _traceparent() -> str:
@@ -50,26 +57,48 @@ class Output:
     """The command's output: passed through, progress lines parsed, a log tail kept."""
 
     def __init__(self) -> None:
-        self.tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+        self._tail: deque[bytes] = deque(maxlen=LOG_TAIL_LINES)
         self.totals = zero_counts()
         self.message: str | None = None
         self.last_error_line: str | None = None
         self.version = 0
         self._lock = threading.Lock()
 
-    def line(self, raw: bytes, *, parse: bool) -> None:
-        """``parse`` is set for stdout; stderr is never progress but may explain a failure."""
-        text = raw.decode(errors="replace").rstrip("\r")
-        progress = parse_progress(text.strip()) if parse else None
-        if progress is None:
-            self.tail.append(text)
-            if not parse and text.strip():
-                self.last_error_line = text.strip()
+    @property
+    def tail(self) -> list[str]:
+        return [_text(raw) for raw in list(self._tail)]
+
+    def block(self, block: bytes, *, parse: bool) -> None:
+        """Whole lines (without the last newline), in order. ``parse`` is set for stdout.
+
+        A chatty command writes faster than Python can look at each of its lines, and
+        then the pipe fills and the command waits: so a block is split line by line only
+        when the progress prefix is in it, and otherwise only its last LOG_TAIL_LINES
+        lines are kept (the others would leave the tail at once), decoded when read.
+        Stderr is never progress, but its last words may explain a failure.
+        """
+        if parse and PROGRESS_MARK in block:
+            lines = block.split(b"\n")
+            start = 0
+            for index, raw in enumerate(lines):
+                if PROGRESS_MARK in raw and self._progress(raw):
+                    self._tail.extend(lines[start:index][-LOG_TAIL_LINES:])
+                    start = index + 1
+            self._tail.extend(lines[start:][-LOG_TAIL_LINES:])
             return
+        self._tail.extend(block.rsplit(b"\n", LOG_TAIL_LINES)[-LOG_TAIL_LINES:])
+        if not parse and (said := block.rstrip()):
+            self.last_error_line = _text(said[said.rfind(b"\n") + 1 :]).strip()
+
+    def _progress(self, raw: bytes) -> bool:
+        progress = parse_progress(_text(raw).strip())
+        if progress is None:
+            return False
         with self._lock:
             self.totals.update(progress["totals"])
             self.message = progress["message"] or self.message
             self.version += 1
+        return True
 
     def snapshot(self) -> tuple[int, dict[str, int], str | None]:
         with self._lock:
@@ -87,14 +116,15 @@ class Output:
                 except OSError:  # our own output went away (`| head`): drain, never block it
                     passing = False
             pending += chunk
-            *lines, pending = pending.split(b"\n")
+            cut = pending.rfind(b"\n")
+            if cut >= 0:
+                self.block(pending[:cut], parse=parse)
+                pending = pending[cut + 1 :]
             if len(pending) > MAX_LINE_BYTES:
-                lines.append(pending)
+                self.block(pending, parse=parse)
                 pending = b""
-            for raw in lines:
-                self.line(raw, parse=parse)
         if pending:
-            self.line(pending, parse=parse)
+            self.block(pending, parse=parse)
 
 
 def _outcome(code: int, stopped: bool, output: Output) -> tuple[str, str | None]:
@@ -117,18 +147,35 @@ def _outcome(code: int, stopped: bool, output: Output) -> tuple[str, str | None]
     return "failed", f"exit code {code}" + (f": {last}" if last else "")
 
 
+def _terminal_sent(process: subprocess.Popen[bytes]) -> bool:
+    """True when a SIGINT is the terminal's Ctrl-C, which the command has had already.
+
+    That is when our process group, which the command shares, is the foreground group
+    of our controlling terminal. Without a terminal (cron, CI, a service manager) or in
+    the background, a SIGINT was sent to us alone, and the command must get it from us.
+    """
+    try:
+        terminal = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False
+    try:
+        return os.tcgetpgrp(terminal) == os.getpgrp() == os.getpgid(process.pid)
+    except OSError:
+        return False
+    finally:
+        os.close(terminal)
+
+
 def _forward_signals(process: subprocess.Popen[bytes], stopped: threading.Event) -> None:
     def forward(signum: int, _frame: FrameType | None) -> None:
         stopped.set()
+        if signum == signal.SIGINT and _terminal_sent(process):
+            return
         if process.poll() is None:
             process.send_signal(signum)
 
-    def note(_signum: int, _frame: FrameType | None) -> None:
-        stopped.set()
-
     for signum in FORWARDED_SIGNALS:
         signal.signal(signum, forward)
-    signal.signal(signal.SIGINT, note)
 
 
 def _supervise(
@@ -175,13 +222,14 @@ def exec_command(
     config: Annotated[str | None, typer.Option("--config", "-c", help="config file")] = None,
 ) -> None:
     """Run a command here and report it to the collector as a run of an external job."""
+    url, configured_token = server_settings(config)
     try:
         params = parse_params(param or [])
+        server = check_server(server or url)
     except ClientError as error:
-        _warn(str(error))
+        _warn(f"jobwatch exec: {error}")
         raise typer.Exit(error.code) from None
-    url, configured_token = server_settings(config)
-    transport = Transport(server or url, token or configured_token)
+    transport = Transport(server, token or configured_token)
     spool = Spool(spool_dir or default_spool_dir())
     replay_spool(transport, spool, _warn)
     traceparent = _traceparent()

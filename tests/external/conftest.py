@@ -64,8 +64,14 @@ def start_exec(
     spool_dir: Path,
     args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    stdin: int | None = None,
+    new_session: bool = False,
 ) -> subprocess.Popen[str]:
-    """``jobwatch exec`` as a user runs it, away from any jobwatch.yaml."""
+    """``jobwatch exec`` as a user runs it, away from any jobwatch.yaml.
+
+    ``new_session`` runs it as cron or a CI runner would, without a controlling terminal,
+    whether or not the tests themselves run in one.
+    """
     workdir = spool_dir.parent / "elsewhere"
     workdir.mkdir(exist_ok=True)
     argv = ["exec", job, "--server", server, "--token", TOKEN, *args, "--", *command]
@@ -73,17 +79,26 @@ def start_exec(
         [sys.executable, "-m", "collector", *argv],
         cwd=workdir,
         env={**os.environ, "JOBWATCH_SPOOL_DIR": str(spool_dir), **(env or {})},
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=new_session,
     )
 
 
 def run_exec(
-    server: str, job: str, command: list[str], *, spool_dir: Path, args: tuple[str, ...] = ()
+    server: str,
+    job: str,
+    command: list[str],
+    *,
+    spool_dir: Path,
+    args: tuple[str, ...] = (),
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    with start_exec(server, job, command, spool_dir=spool_dir, args=args) as process:
-        stdout, stderr = process.communicate(timeout=30)
+    pipe = subprocess.PIPE if stdin is not None else subprocess.DEVNULL
+    with start_exec(server, job, command, spool_dir=spool_dir, args=args, stdin=pipe) as process:
+        stdout, stderr = process.communicate(stdin, timeout=30)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 

@@ -1,12 +1,14 @@
 """``collector.client.track_run`` in this process, against a real collector."""
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from collector.client import current_run, track_run
+from collector import client as client_module
+from collector.client import TrackedRun, current_run, track_run
 from tests.exporters.otlp_receiver import OtlpReceiver
 from tests.external.conftest import TOKEN, runs_of
 from tests.support.process import CollectorProcess, free_port
@@ -105,3 +107,144 @@ def test_an_unreachable_collector_costs_seconds_and_the_report_waits_in_the_spoo
     assert list(spool_dir.glob("*")) == []
     [late] = [r for r in runs_of(collector, "nightly") if r["client_run_id"] == "offline-1"]
     assert (late["status"], late["records_processed"]) == ("success", 3)
+
+
+class _SyncFailed(Exception):
+    def __init__(self, rows: list[int]) -> None:
+        super().__init__(f"rows {rows} failed")
+        self.rows = rows
+
+
+def test_exceptions_keep_their_type_and_identity(
+    collector: CollectorProcess, spool_dir: Path
+) -> None:
+    raised = _SyncFailed([3, 9])
+    with (
+        pytest.raises(_SyncFailed) as caught,
+        track_run("nightly", server=collector.url, token=TOKEN) as failed,
+    ):
+        raise raised
+    assert caught.value is raised and caught.value.rows == [3, 9]
+    with (
+        pytest.raises(KeyboardInterrupt),
+        track_run("nightly", server=collector.url, token=TOKEN) as stopped,
+    ):
+        raise KeyboardInterrupt
+    with (
+        pytest.raises(SystemExit) as exited,
+        track_run("nightly", server=collector.url, token=TOKEN) as done,
+    ):
+        raise SystemExit(0)
+    assert exited.value.code == 0
+    statuses = [
+        collector.api("GET", f"/runs/{run.run_id}").json() for run in (failed, stopped, done)
+    ]
+    assert [(s["status"], s["error"]) for s in statuses] == [
+        ("failed", "_SyncFailed: rows [3, 9] failed"),
+        ("cancelled", "KeyboardInterrupt: "),
+        ("success", None),
+    ]
+
+
+def test_nested_runs_and_a_tracker_entered_twice(
+    collector: CollectorProcess, spool_dir: Path
+) -> None:
+    with track_run("nightly", server=collector.url, token=TOKEN) as outer:
+        with track_run("with_params", server=collector.url, token=TOKEN) as inner:
+            assert current_run() is inner
+            inner.progress(processed=2)
+        assert current_run() is outer
+        outer.progress(processed=1)
+    assert current_run() is None
+    again = track_run("nightly", server=collector.url, token=TOKEN)
+    with again as first:
+        with again as second:
+            assert current_run() is second
+        assert current_run() is first
+    assert current_run() is None
+    runs = [
+        collector.api("GET", f"/runs/{run.run_id}").json() for run in (outer, inner, first, second)
+    ]
+    assert [run["status"] for run in runs] == ["success"] * 4
+    assert [run["records_processed"] for run in runs] == [1, 2, 0, 0]
+    assert len({run["id"] for run in runs}) == 4
+
+
+def test_one_tracker_in_two_threads_at_once(collector: CollectorProcess, spool_dir: Path) -> None:
+    """A tracker made once (say at module level) and entered by worker threads."""
+    tracker = track_run("nightly", server=collector.url, token=TOKEN)
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    runs: dict[str, TrackedRun] = {}
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with tracker as run:
+                runs["first"] = run
+                run.progress(processed=1)
+                first_in.set()
+                assert second_in.wait(30)
+                assert current_run() is run
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            first_out.set()
+
+    def second() -> None:
+        try:
+            assert first_in.wait(30)
+            with tracker as run:
+                runs["second"] = run
+                run.progress(processed=2)
+                second_in.set()
+                assert first_out.wait(30)
+                assert current_run() is run
+        except BaseException as exc:
+            errors.append(exc)
+            second_in.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    done = {name: collector.api("GET", f"/runs/{run.run_id}").json() for name, run in runs.items()}
+    assert (done["first"]["status"], done["first"]["records_processed"]) == ("success", 1)
+    assert (done["second"]["status"], done["second"]["records_processed"]) == ("success", 2)
+
+
+def test_progress_from_many_threads_adds_up(collector: CollectorProcess, spool_dir: Path) -> None:
+    with track_run("metered", server=collector.url, token=TOKEN) as run:
+
+        def work() -> None:
+            for _ in range(100):
+                run.progress(processed=1, created=1)
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    done = collector.api("GET", f"/runs/{run.run_id}").json()
+    assert (done["records_processed"], done["records_created"]) == (800, 800)
+
+
+def test_progress_after_the_block_is_ignored_with_a_warning(
+    collector: CollectorProcess,
+    spool_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(client_module, "PROGRESS_INTERVAL", 0.0)  # every call is sent at once
+    with track_run("nightly", server=collector.url, token=TOKEN) as run:
+        run.progress(processed=3)
+    caplog.clear()
+    run.progress(processed=5)
+    run.set_result(late=True)
+    assert run.counts()["processed"] == 3
+    assert "after the run of nightly ended" in caplog.text
+    assert "cannot reach" not in caplog.text and "could not report" not in caplog.text
+    done = collector.api("GET", f"/runs/{run.run_id}").json()
+    assert (done["status"], done["records_processed"], done["result"]) == ("success", 3, None)
+    assert not spool_dir.exists()

@@ -5,11 +5,13 @@ import shutil
 import signal
 import sys
 import time
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
+from collector.spool import Spool, SpooledRun
 from tests.external.conftest import CONFIG, run_exec, runs_of, start_exec
-from tests.support.process import CollectorProcess, wait_for
+from tests.support.process import CollectorProcess, free_port, wait_for
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -185,3 +187,115 @@ def test_sigterm_reaches_the_command_and_the_run_is_cancelled(
     assert wrapper.returncode == 128 + signal.SIGTERM
     [run] = [r for r in runs_of(collector, "nightly") if r["client_run_id"] == "stopped"]
     assert (run["status"], run["error"]) == ("cancelled", "jobwatch exec was stopped by a signal")
+
+
+def test_sigint_sent_to_exec_alone_reaches_the_command(
+    collector: CollectorProcess, spool_dir: Path
+) -> None:
+    """A supervisor, ``timeout -s INT`` or a CI runner signals the wrapper, not its children."""
+    wrapper = start_exec(
+        collector.url,
+        "nightly",
+        python("import time; print('up', flush=True); time.sleep(60)"),
+        spool_dir=spool_dir,
+        args=("--client-run-id", "interrupted"),
+        new_session=True,
+    )
+    try:
+        assert wrapper.stdout is not None and wrapper.stdout.readline() == "up\n"
+        wrapper.send_signal(signal.SIGINT)
+        _, stderr = wrapper.communicate(timeout=30)
+    finally:
+        wrapper.kill()
+    assert wrapper.returncode == 128 + signal.SIGINT, stderr
+    [run] = [r for r in runs_of(collector, "nightly") if r["client_run_id"] == "interrupted"]
+    assert run["status"] == "cancelled"
+
+
+def test_stdin_reaches_the_command(collector: CollectorProcess, spool_dir: Path) -> None:
+    text = "hi\nthere, no newline at the end"
+    done = run_exec(collector.url, "nightly", ["cat"], spool_dir=spool_dir, stdin=text)
+    assert (done.returncode, done.stdout) == (0, text), done.stderr
+
+
+def test_an_unwritable_spool_warns_and_keeps_the_exit_code(spool_dir: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    dead = f"http://127.0.0.1:{free_port()}"
+    done = run_exec(
+        dead,
+        "nightly",
+        python("print('did the work'); raise SystemExit(7)"),
+        spool_dir=spool_dir,
+        args=("--spool-dir", str(blocker / "spool")),
+    )
+    assert (done.returncode, done.stdout) == (7, "did the work\n")
+    assert "could not spool the report of nightly" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def spooled(server: str, client_run_id: str, status: str = "success") -> SpooledRun:
+    start = {
+        "job": "nightly",
+        "params": {},
+        "client_run_id": client_run_id,
+        "started_at": "2026-01-05T03:00:00+00:00",
+    }
+    finish = {"status": status, "processed": 4, "finished_at": "2026-01-05T03:00:05+00:00"}
+    return SpooledRun(server, start, finish, {})
+
+
+def test_unreadable_spool_records_are_set_aside_with_a_warning(
+    collector: CollectorProcess, spool_dir: Path
+) -> None:
+    spool_dir.mkdir()
+    bad = {
+        "1-truncated.json": '{"server": "http://',
+        "2-no-server.json": json.dumps(
+            {"server": None, "start": {}, "finish": {}, "trace_headers": {}}
+        ),
+        "3-headers-list.json": json.dumps(
+            {**asdict(spooled(collector.url, "never")), "trace_headers": ["x"]}
+        ),
+        "4-not-an-object.json": "[1, 2]",
+    }
+    for name, text in bad.items():
+        (spool_dir / name).write_text(text)
+    good = Spool(spool_dir).save(spooled(collector.url, "after-the-bad-ones"))
+    done = run_exec(collector.url, "nightly", ["true"], spool_dir=spool_dir)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    for name in bad:
+        assert f"{name}" in done.stderr, (name, done.stderr)
+        assert (spool_dir / name).with_suffix(".rejected").exists()
+    assert not good.exists()
+    assert "delivered 1 spooled report(s)" in done.stderr
+    [late] = [
+        r for r in runs_of(collector, "nightly") if r["client_run_id"] == "after-the-bad-ones"
+    ]
+    assert (late["status"], late["records_processed"]) == ("success", 4)
+    assert not [r for r in runs_of(collector, "nightly") if r["client_run_id"] == "never"]
+
+
+def test_two_execs_replaying_one_spool_deliver_each_run_once(
+    collector: CollectorProcess, spool_dir: Path
+) -> None:
+    spool = Spool(spool_dir)
+    ids = [f"replayed-twice-{n}" for n in range(12)]
+    for client_run_id in ids:
+        spool.save(spooled(collector.url, client_run_id, status="partial"))
+    wrappers = [
+        start_exec(collector.url, "nightly", ["true"], spool_dir=spool_dir) for _ in range(2)
+    ]
+    try:
+        results = [wrapper.communicate(timeout=60) for wrapper in wrappers]
+    finally:
+        for wrapper in wrappers:
+            wrapper.kill()
+    for wrapper, (_, stderr) in zip(wrappers, results, strict=True):
+        assert wrapper.returncode == 0, stderr
+        assert "refused" not in stderr and "Traceback" not in stderr, stderr
+    assert list(spool_dir.glob("*")) == []
+    runs = [r for r in runs_of(collector, "nightly") if r["client_run_id"] in ids]
+    assert sorted(r["client_run_id"] for r in runs) == sorted(ids)
+    assert {r["status"] for r in runs} == {"partial"}
